@@ -88,7 +88,7 @@ export function parseConfig(text: string, path: string): PipelineConfig {
   };
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line;
+    const line = firstError.linePos?.[0]?.line ?? lines.linePos(firstError.pos[0]).line;
     const message = firstError.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     throw new ConfigError(`invalid YAML: ${message}`, { file, line, cause: firstError });
   }

@@ -61,11 +61,16 @@ function distance(a: string, b: string): number {
 export function didYouMean(name: string, candidates: Iterable<string>): string {
   let best: string | undefined;
   let bestDistance = Infinity;
+  let bestPrefix = 0;
   for (const candidate of candidates) {
     const d = distance(name, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+    let prefix = 0;
+    while (prefix < name.length && name[prefix] === candidate[prefix]) prefix++;
+    if (d < bestDistance || (d === bestDistance && prefix > bestPrefix)) {
+      [best, bestDistance, bestPrefix] = [candidate, d, prefix];
+    }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))
+  return best !== undefined && bestDistance <= Math.max(2, Math.ceil(name.length * 0.4))
     ? ` (did you mean "${best}"?)`
     : "";
 }
