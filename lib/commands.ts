@@ -1,0 +1,229 @@
+/**
+ * The commands of the command line, each with its help text and handler.
+ * @module
+ */
+import { DEFAULT_CONFIG_PATH, loadConfig, type PipelineConfig } from "./config.ts";
+import { UsageError } from "./errors.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { setting } from "./env.ts";
+
+/** Parsed flags, as main.ts gives them. */
+export interface Flags {
+  source?: string;
+  "database-url"?: string;
+  config?: string;
+  select?: string;
+  "dry-run"?: boolean;
+  yes?: boolean;
+  "log-format"?: string;
+  scale?: string;
+  seed?: string;
+  format?: string;
+  reports?: string;
+  port?: string;
+  schema?: string;
+  "sample-size"?: string;
+  concurrency?: string;
+  debug?: boolean;
+  help?: boolean;
+}
+
+/** What a handler receives. */
+export interface CommandContext {
+  flags: Flags;
+  args: string[];
+  logger: Logger;
+  /** Loads the pipeline config named by --config (default: sql/pipeline.yaml). */
+  config(): Promise<PipelineConfig>;
+}
+
+interface Command {
+  summary: string;
+  usage: string;
+  flags: (keyof Flags)[];
+  args?: number;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+const COMMON: (keyof Flags)[] = ["config", "log-format", "debug", "help"];
+
+const notYet = (name: string) => (): Promise<number> => {
+  throw new UsageError(`"${name}" is not implemented yet`);
+};
+
+/** Every command, by name. */
+export const COMMANDS: Record<string, Command> = {
+  extract: {
+    summary: "Load MongoDB collections (server or dump) raw into lml_raw as JSONB",
+    usage: "extract [--source <mongodb-url|dump-dir>] [--database-url <url>] [--select <names>]",
+    flags: [...COMMON, "source", "database-url", "select", "concurrency"],
+    run: notYet("extract"),
+  },
+  transform: {
+    summary: "Rebuild the normalized schemas from lml_raw with sql/, then run the checks",
+    usage: "transform [--database-url <url>] [--select <names>] [--dry-run] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "select", "dry-run", "reports"],
+    run: notYet("transform"),
+  },
+  assert: {
+    summary: "Run the assertion checks against the current data and write the reports",
+    usage: "assert [--database-url <url>] [--select <names>] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "select", "reports"],
+    run: notYet("assert"),
+  },
+  refresh: {
+    summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
+    usage: "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>]",
+    flags: [...COMMON, "source", "database-url", "reports", "concurrency"],
+    run: notYet("refresh"),
+  },
+  plan: {
+    summary: "Show the SQL files in run order, what changed since the last run, and the graph",
+    usage: "plan [--database-url <url>] [--select <names>]",
+    flags: [...COMMON, "database-url", "select"],
+    run: notYet("plan"),
+  },
+  reset: {
+    summary: "Drop every schema the config names (raw, normalized, meta) after confirmation",
+    usage: "reset [--database-url <url>] [--yes]",
+    flags: [...COMMON, "database-url", "yes"],
+    run: notYet("reset"),
+  },
+  demo: {
+    summary: "Generate a small dataset and run the whole pipeline (embedded PostgreSQL by default)",
+    usage: "demo [--scale <n>] [--seed <n>] [--database-url <url>] [--reports <dir>]",
+    flags: [...COMMON, "scale", "seed", "database-url", "reports"],
+    run: notYet("demo"),
+  },
+  serve: {
+    summary: "Serve the embedded PostgreSQL on a local port for psql or DBeaver",
+    usage: "serve [--port <n>]",
+    flags: [...COMMON, "port"],
+    run: notYet("serve"),
+  },
+  generate: {
+    summary: "Write a deterministic mesa4core sample dataset (dump or JSON lines)",
+    usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json]",
+    flags: [...COMMON, "scale", "seed", "format"],
+    args: 1,
+    run: notYet("generate"),
+  },
+  profile: {
+    summary: "Profile a raw collection's fields (types, presence, hints), entirely in SQL",
+    usage: "profile <collection> [--database-url <url>] [--sample-size <n>] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "sample-size", "reports"],
+    args: 1,
+    run: notYet("profile"),
+  },
+  scaffold: {
+    summary: "Draft sql/<schema>/ for a new collection from its profile",
+    usage: "scaffold <collection> [--schema <name>] [--database-url <url>]",
+    flags: [...COMMON, "database-url", "schema", "sample-size"],
+    args: 1,
+    run: notYet("scaffold"),
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return [
+    "lml: MongoDB (mesa4core) to PostgreSQL, SQL-first ELT",
+    "",
+    "usage: deno task <command> [options]   (or: deno run -A main.ts <command> [options])",
+    "",
+    "commands:",
+    ...lines,
+    "",
+    "common options:",
+    "  --database-url <url>   target PostgreSQL (default: $DATABASE_URL, else .env, else the embedded one)",
+    "  --source <url|dir>     MongoDB URL or dump folder (default: $MONGO_URL)",
+    "  --config <file>        pipeline config (default: sql/pipeline.yaml)",
+    "  --select <names>       comma-separated collection or schema names",
+    "  --log-format text|json",
+    "  --debug                show stack traces",
+    "",
+    "exit codes: 0 ok, 1 failed run or failed error check, 2 bad usage or config",
+  ].join("\n");
+}
+
+function commandHelp(name: string, command: Command): string {
+  return [
+    `${command.summary}`,
+    "",
+    `usage: deno task ${command.usage}`,
+    "",
+    `options: ${command.flags.map((f) => `--${f}`).join(" ")}`,
+  ].join("\n");
+}
+
+/** Runs command `name` with positional `args` and `flags`; returns the exit code. */
+export async function runCommand(
+  name: string | undefined,
+  args: string[],
+  flags: Flags,
+): Promise<number> {
+  if (name === undefined || name === "help") {
+    console.log(help());
+    return name === undefined && !flags.help ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    throw new UsageError(`unknown command "${name}"`, {
+      hint: `commands: ${Object.keys(COMMANDS).join(", ")}`,
+    });
+  }
+  if (flags.help) {
+    console.log(commandHelp(name, command));
+    return 0;
+  }
+  for (const flag of Object.keys(flags) as (keyof Flags)[]) {
+    if (flags[flag] !== undefined && !command.flags.includes(flag)) {
+      throw new UsageError(`"${name}" does not take --${flag}`, {
+        hint: `usage: deno task ${command.usage}`,
+      });
+    }
+  }
+  const expected = command.args ?? 0;
+  if (args.length !== expected) {
+    throw new UsageError(
+      expected === 0
+        ? `"${name}" takes no arguments (got "${args.join(" ")}")`
+        : `"${name}" needs ${expected} argument`,
+      { hint: `usage: deno task ${command.usage}` },
+    );
+  }
+  const format = flags["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, not "${format}"`);
+  }
+  using logger = createLogger({ format, debug: flags.debug ?? false });
+  let config: PipelineConfig | undefined;
+  return await command.run({
+    flags,
+    args,
+    logger,
+    config: async () => config ??= await loadConfig(flags.config ?? DEFAULT_CONFIG_PATH),
+  });
+}
+
+/** Parses a numeric flag, or returns `fallback` when absent. */
+export function numberFlag(flags: Flags, name: keyof Flags, fallback: number): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== "string" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`--${name} must be a non-negative number, not "${raw}"`);
+  }
+  return value;
+}
+
+/** Splits --select into names. */
+export function selectFlag(flags: Flags): string[] {
+  return (flags.select ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** The target database URL from --database-url, $DATABASE_URL or .env (undefined: embedded). */
+export function databaseUrlFlag(flags: Flags): string | undefined {
+  return flags["database-url"] ?? setting("DATABASE_URL");
+}
