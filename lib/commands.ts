@@ -6,6 +6,8 @@ import { DEFAULT_CONFIG_PATH, loadConfig, type PipelineConfig } from "./config.t
 import { UsageError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { setting } from "./env.ts";
+import { connect, redactUrl, type Sql } from "./db.ts";
+import { managedSchemas, resetDatabase } from "./reset.ts";
 
 /** Parsed flags, as main.ts gives them. */
 export interface Flags {
@@ -87,7 +89,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Drop every schema the config names (raw, normalized, meta) after confirmation",
     usage: "reset [--database-url <url>] [--yes]",
     flags: [...COMMON, "database-url", "yes"],
-    run: notYet("reset"),
+    run: runReset,
   },
   demo: {
     summary: "Generate a small dataset and run the whole pipeline (embedded PostgreSQL by default)",
@@ -226,4 +228,51 @@ export function selectFlag(flags: Flags): string[] {
 /** The target database URL from --database-url, $DATABASE_URL or .env (undefined: embedded). */
 export function databaseUrlFlag(flags: Flags): string | undefined {
   return flags["database-url"] ?? setting("DATABASE_URL");
+}
+
+/** Opens the target database named by the flags for the duration of `fn`. */
+export async function withDatabase<T>(
+  ctx: CommandContext,
+  fn: (sql: Sql, url: string) => Promise<T>,
+  options: { application?: string } = {},
+): Promise<T> {
+  const url = databaseUrlFlag(ctx.flags);
+  if (!url) {
+    throw new UsageError("no target database", { hint: "pass --database-url or set DATABASE_URL" });
+  }
+  const sql = connect(url, { application: options.application ?? "lml", max: 4 });
+  try {
+    ctx.logger.debug("connected", { database: redactUrl(url) });
+    return await fn(sql, url);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function runReset(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  return await withDatabase(ctx, async (sql) => {
+    const [{ name }] = await sql<[{ name: string }]>`select current_database() as name`;
+    if (!ctx.flags.yes) {
+      if (!Deno.stdin.isTerminal()) {
+        throw new UsageError("reset asks for confirmation and no terminal is attached", {
+          hint: "pass --yes to confirm from a script",
+        });
+      }
+      const answer = prompt(
+        `This drops schemas ${
+          managedSchemas(config).join(", ")
+        } in database "${name}".\nType the database name to confirm:`,
+      );
+      if (answer?.trim() !== name) {
+        ctx.logger.warn("reset cancelled: the name typed did not match");
+        return 1;
+      }
+    }
+    const dropped = await resetDatabase(sql, config);
+    ctx.logger.info(dropped.length ? `dropped ${dropped.join(", ")}` : "nothing to drop", {
+      database: name,
+    });
+    return 0;
+  }, { application: "lml reset" });
 }
