@@ -46,9 +46,13 @@ export interface MongoTestServer extends AsyncDisposable {
   /** The stored documents of a collection as raw BSON, in insertion order ([] if absent). */
   documents(database: string, collection: string): Uint8Array[];
   /**
-   * Fault injection: after `batches` more find/getMore replies, destroys every
-   * client connection and refuses every later request and connection (the
-   * server "dies mid-stream") until {@link MongoTestServer.revive} or close().
+   * Fault injection: after `batches` more find/getMore replies, the next
+   * find/getMore destroys every client connection (the server "dies
+   * mid-stream"), and from then on every request other than the hello/isMaster
+   * handshake gets its connection closed without a reply, until
+   * {@link MongoTestServer.revive} or close(). Answering handshakes keeps the
+   * driver from waiting serverSelectionTimeoutMS (30 s) before it reports the
+   * failure: a driver cursor fails with MongoNetworkError within milliseconds.
    */
   failAfterBatches(batches: number): void;
   /** Lifts a failure injected with failAfterBatches(); stored documents are kept. */
@@ -72,8 +76,8 @@ const MAX_WRITE_BATCH_SIZE = 100_000;
 /** Bytes of documents one cursor batch may carry (the reply must stay a valid BSON object). */
 const BATCH_BYTE_BUDGET = MAX_BSON_OBJECT_SIZE - 64 * 1024;
 const DEFAULT_FIRST_BATCH = 101;
-/** Upper bound on how long an awaitable (streaming) hello is held back. */
-const MAX_AWAIT_HELLO_MS = 1_000;
+/** Commands a server killed by failAfterBatches() still answers, so drivers fail fast instead of waiting for server selection. */
+const HANDSHAKE_COMMANDS = new Set(["hello", "isMaster", "ismaster"]);
 const UTF8 = new TextEncoder();
 const UTF8_DECODER = new TextDecoder();
 
@@ -493,7 +497,7 @@ class TestServer implements MongoTestServer {
   }
 
   #prepare(raw: Uint8Array): StoredDocument {
-    const { raw: full, idKey } = withId(raw.slice());
+    const { raw: full, idKey } = withId(new Uint8Array(raw));
     return { raw: full, value: decodeStored(full), idKey };
   }
 
@@ -520,7 +524,7 @@ class TestServer implements MongoTestServer {
       } catch {
         return; // listener closed
       }
-      if (this.#dead || this.#closed) {
+      if (this.#closed) {
         conn.close();
         continue;
       }
@@ -564,10 +568,6 @@ class TestServer implements MongoTestServer {
         reader.push(buffer.slice(0, n));
         for (let message = reader.next(); message; message = reader.next()) {
           if (!this.#connections.has(connection)) return;
-          if (this.#dead) {
-            this.#disconnect(connection);
-            return;
-          }
           await this.#handleMessage(connection, message);
         }
       }
@@ -586,6 +586,10 @@ class TestServer implements MongoTestServer {
     else if (opCode === OP_QUERY) request = parseOpQuery(message, requestId);
     else if (opCode === OP_COMPRESSED) throw new RangeError("OP_COMPRESSED is not supported");
     else throw new RangeError(`unsupported opcode ${opCode}`);
+    if (this.#dead && !HANDSHAKE_COMMANDS.has(Object.keys(request.body)[0] ?? "")) {
+      this.#disconnect(connection);
+      return;
+    }
 
     let reply: Uint8Array;
     try {
@@ -603,7 +607,7 @@ class TestServer implements MongoTestServer {
         codeName: failure.codeName,
       });
     }
-    if (!this.#connections.has(connection) || this.#dead) return;
+    if (!this.#connections.has(connection)) return;
     if (request.flags & FLAG_MORE_TO_COME) return; // the client expects no reply
     await writeAll(connection.conn, frameReply(request, this.#nextRequestId++, reply));
   }
@@ -631,7 +635,6 @@ class TestServer implements MongoTestServer {
       case "getParameter":
       case "setParameter":
       case "getLog":
-      case "saslStart":
         return ok({});
       case "buildInfo":
       case "buildinfo":
@@ -673,9 +676,10 @@ class TestServer implements MongoTestServer {
   }
 
   async #hello(connection: Connection, body: BSON.Document, legacy: boolean): Promise<Uint8Array> {
-    // An awaitable hello (streaming monitor) is held back for a while, then answered.
+    // An awaitable hello (streaming monitor) is held for maxAwaitTimeMS, as by mongod when the
+    // topology does not change; close() and fault injection cut the wait short.
     if (body.topologyVersion !== undefined && body.maxAwaitTimeMS !== undefined) {
-      const wait = Math.min(Number(body.maxAwaitTimeMS), MAX_AWAIT_HELLO_MS);
+      const wait = Number(body.maxAwaitTimeMS);
       await new Promise<void>((resolve) => {
         connection.wake = resolve;
         connection.timer = setTimeout(resolve, wait);
