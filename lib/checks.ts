@@ -267,8 +267,8 @@ const WRAP_PREFIX = "with offending as materialized (\n";
 const WRAP_SUFFIX = `
 )
 select (select count(*) from offending)::bigint as offending,
-       coalesce((select jsonb_agg(to_jsonb(s)) from (select * from offending limit ${SAMPLE_ROWS}) s),
-                '[]'::jsonb) as samples`;
+       coalesce((select json_agg(s) from (select * from offending limit ${SAMPLE_ROWS}) s),
+                '[]'::json) as samples`;
 
 /**
  * Runs `checks` one after the other inside transaction `tx`, each in a savepoint: a check whose

@@ -340,6 +340,10 @@ export function splitStatements(text: string): Statement[] {
       i++;
       continue;
     }
+    if (c === ";" && start < 0) {
+      i++; // an empty statement
+      continue;
+    }
     if (start < 0) start = i;
     if (c === ";") {
       if (parens === 0 && beginDepth === 0) {
