@@ -1,0 +1,151 @@
+-- lml_users.main: one row per user document; the garbage timestamps and unresolvable snapshots.
+
+create table lml_users.main (
+  user_id text not null,
+  username text,
+  email text,
+  first_name text,
+  last_name text,
+  document_number text,
+  document_number_raw text,
+  is_active boolean,
+  is_deleted boolean not null,
+  is_ghost boolean not null,
+  last_login_at timestamptz,
+  settings jsonb,
+  created_at timestamptz,
+  updated_at timestamptz,
+  created_by_user_id text,
+  updated_by_user_id text,
+  ghost_seen_at timestamptz
+);
+
+create table lml_users.garbage_timestamps (
+  document_id text not null,
+  path text not null,
+  value jsonb not null
+);
+
+create table lml_users.unresolvable_snapshots (
+  document_id text not null,
+  path text not null,
+  snapshot jsonb not null
+);
+
+-- The user snapshots (createdBy, updatedBy) and catalog copies, kept for 020 and 030.
+create temp table lml_users_user_refs (
+  user_id text, username text, first_name text, last_name text, email text, seen_at timestamptz
+);
+create temp table lml_users_docs (
+  user_id text, roles jsonb, areas jsonb, seen_at timestamptz
+);
+
+with d as materialized (
+  select
+    r._id as user_id,
+    x.*,
+    lml_util.ts(x."createdAt") as created_at_parsed,
+    lml_util.ts(x."updatedAt") as updated_at_parsed,
+    lml_util.ts(x."lastLogin") as last_login_parsed
+  from lml_raw.lml_users_mesa4core as r
+  cross join lateral jsonb_to_record(r.doc) as x(
+    username text, email text, "firstName" text, "lastName" text, dni text,
+    roles jsonb, areas jsonb, active jsonb, deleted jsonb, "lastLogin" jsonb, settings jsonb,
+    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+  )
+),
+t as (
+  select
+    d.*,
+    coalesce(d.created_at_parsed, lml_util.oid_time(d.user_id)) as created_at,
+    coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.user_id)) as updated_at
+  from d
+),
+main_rows as (
+  insert into lml_users.main
+  select
+    t.user_id,
+    t.username,
+    lower(btrim(t.email)),
+    t."firstName",
+    t."lastName",
+    lml_util.digits(t.dni),
+    t.dni,
+    lml_util.bool(t.active),
+    coalesce(lml_util.bool(t.deleted), false),
+    false,
+    t.last_login_parsed,
+    t.settings,
+    t.created_at,
+    t.updated_at,
+    lml_util.user_id(t."createdBy"),
+    lml_util.user_id(t."updatedBy"),
+    null
+  from t
+),
+garbage as (
+  insert into lml_users.garbage_timestamps
+  select t.user_id, g.path, g.value
+  from t
+  cross join lateral (values
+    ('createdAt', t."createdAt", t.created_at_parsed),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed),
+    ('lastLogin', t."lastLogin", t.last_login_parsed)
+  ) as g(path, value, parsed)
+  where g.parsed is null and jsonb_typeof(g.value) is distinct from 'null' and g.value is not null
+),
+snapshots as (
+  select t.user_id as document_id, s.path, s.snapshot, t.updated_at as seen_at
+  from t
+  cross join lateral (values ('createdBy', t."createdBy"), ('updatedBy', t."updatedBy")) as s(path, snapshot)
+  where jsonb_typeof(s.snapshot) in ('object', 'string')
+),
+unresolvable as (
+  insert into lml_users.unresolvable_snapshots
+  select s.document_id, s.path, s.snapshot from snapshots as s
+  where lml_util.is_unresolvable(s.snapshot)
+),
+refs as (
+  insert into lml_users_user_refs
+  select
+    lml_util.user_id(s.snapshot), s.snapshot ->> 'username', s.snapshot ->> 'firstName',
+    s.snapshot ->> 'lastName', s.snapshot ->> 'email', s.seen_at
+  from snapshots as s
+  where lml_util.user_id(s.snapshot) is not null
+)
+insert into lml_users_docs
+select t.user_id, t.roles, t.areas, t.updated_at from t;
+
+alter table lml_users.main add constraint main_pkey primary key (user_id);
+
+comment on table lml_users.main is
+  'One row per document of lml_users_mesa4core (soft-deleted ones included) plus one ghost row per user referenced anywhere but missing from the collection.';
+comment on column lml_users.main.user_id is 'The document _id (24-hex ObjectId, or the string id).';
+comment on column lml_users.main.username is 'username; unique among non-deleted real users.';
+comment on column lml_users.main.email is 'email, trimmed and lower-cased (may be missing or shared).';
+comment on column lml_users.main.first_name is 'firstName.';
+comment on column lml_users.main.last_name is 'lastName.';
+comment on column lml_users.main.document_number is 'dni reduced to its digits.';
+comment on column lml_users.main.document_number_raw is 'dni as stored.';
+comment on column lml_users.main.is_active is 'active, in any boolean spelling; NULL when missing or unreadable; false for ghosts.';
+comment on column lml_users.main.is_deleted is 'deleted (soft delete) in any spelling, missing = false; true for ghosts.';
+comment on column lml_users.main.is_ghost is 'True for a user referenced by some snapshot but absent from the collection; its fields come from its most recent snapshot.';
+comment on column lml_users.main.last_login_at is 'lastLogin (any timestamp variant; garbage = NULL).';
+comment on column lml_users.main.settings is 'settings, verbatim (free-form UI preferences).';
+comment on column lml_users.main.created_at is 'createdAt, else the ObjectId time of _id.';
+comment on column lml_users.main.updated_at is 'updatedAt, else created_at.';
+comment on column lml_users.main.created_by_user_id is 'createdBy._id: the user who created this one (FK, ghosts included).';
+comment on column lml_users.main.updated_by_user_id is 'updatedBy._id: the user who last updated this one (FK).';
+comment on column lml_users.main.ghost_seen_at is 'Ghosts only: effective updated time of the document holding the snapshot their fields come from.';
+
+comment on table lml_users.garbage_timestamps is
+  'Timestamp values of lml_users_mesa4core that are present, not null and unparseable (stored as NULL).';
+comment on column lml_users.garbage_timestamps.document_id is 'The user _id.';
+comment on column lml_users.garbage_timestamps.path is 'Mongo path: createdAt, updatedAt or lastLogin.';
+comment on column lml_users.garbage_timestamps.value is 'The value as found.';
+
+comment on table lml_users.unresolvable_snapshots is
+  'User snapshots of lml_users_mesa4core without _id (their FK is NULL).';
+comment on column lml_users.unresolvable_snapshots.document_id is 'The user _id holding the snapshot.';
+comment on column lml_users.unresolvable_snapshots.path is 'Mongo path: createdBy or updatedBy.';
+comment on column lml_users.unresolvable_snapshots.snapshot is 'The snapshot as found.';
