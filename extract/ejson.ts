@@ -135,6 +135,19 @@ export class EjsonWriter {
     this.buf[this.pos++] = b;
   }
 
+  /** Appends `data` as lower-case hex. */
+  hex(data: Uint8Array): void {
+    this.reserve(data.length * 2);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let k = 0; k < data.length; k++) {
+      const b = data[k]!;
+      buf[p++] = HEX[b >> 4]!;
+      buf[p++] = HEX[b & 15]!;
+    }
+    this.pos = p;
+  }
+
   /** Appends an ASCII string. */
   ascii(text: string): void {
     this.reserve(text.length);

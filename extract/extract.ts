@@ -1,0 +1,341 @@
+/**
+ * The extract/load stage: every selected collection is streamed from the source into a staging
+ * table, then swapped in atomically; one row per collection goes to `<meta>.extract_log`.
+ *
+ * `extractCollections` stages and swaps each collection on its own. The lower-level
+ * `stageCollections` / `swapStaged` / `dropStaged` let a caller stage everything first and swap
+ * inside its own transaction.
+ * @module
+ */
+import type { PipelineConfig } from "../lib/config.ts";
+import { redactText, type Sql } from "../lib/db.ts";
+import { UsageError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
+import { ensureMeta } from "../lib/meta.ts";
+import {
+  copySupported,
+  createStaging,
+  dropStaged as dropStagedTables,
+  DuplicateIdError,
+  finishStaging,
+  loadDocuments,
+  type LoadMethod,
+  swapStaged as swapStagedTables,
+} from "./load.ts";
+import { createProgress, type Progress } from "./progress.ts";
+import { openSource, type Source, SourceError } from "./source.ts";
+
+/** A collection that could not be extracted; names the document when one is at fault. */
+export class ExtractError extends Error {
+  /** The collection. */
+  collection: string;
+  /** 1-based position of the failing document, when known. */
+  ordinal: number | undefined;
+  /** Byte offset of the failing document in its dump file, when known. */
+  offset: number | undefined;
+  constructor(
+    collection: string,
+    message: string,
+    options: { ordinal?: number | undefined; offset?: number | undefined; cause?: unknown } = {},
+  ) {
+    super(`${collection}: ${message}`, { cause: options.cause });
+    this.name = "ExtractError";
+    this.collection = collection;
+    this.ordinal = options.ordinal;
+    this.offset = options.offset;
+  }
+}
+
+/** The outcome for one collection. */
+export interface ExtractResult {
+  /** Collection name. */
+  collection: string;
+  /** Documents loaded (0 when failed). */
+  documents: number;
+  /** BSON bytes loaded. */
+  bytes: number;
+  /** Documents whose original BSON was kept (see the raw table contract). */
+  anomalies: number;
+  /** Seconds taken. */
+  seconds: number;
+  /** "succeeded" or "failed". */
+  status: "succeeded" | "failed";
+  /** Why it failed (collection, document position, byte offset, reason). */
+  error?: string;
+}
+
+/** Options of {@linkcode extractCollections} and {@linkcode stageCollections}. */
+export interface ExtractOptions {
+  /**
+   * A `mongodb://` URL or a dump directory, or an opened {@linkcode Source} (left open).
+   * Default: the MONGO_URL environment variable.
+   */
+  source?: string | Source;
+  /** Collection names (validated by the caller, e.g. with selectCollections). Default: all. */
+  select?: readonly string[];
+  /** Collections extracted at once. Default: 2. */
+  concurrency?: number;
+  /** Where progress and the summary go. Default: silentLogger. */
+  logger?: Logger;
+  /** Run id written to extract_log (must exist in runs). Default: none (NULL). */
+  runId?: string;
+  /** Bytes of COPY text per write. Default: 262144. */
+  batchBytes?: number;
+  /**
+   * How rows are loaded: "auto" probes COPY FROM STDIN once per run and falls back to batched
+   * INSERTs where it is refused. "copy" and "insert" force one (tests). Default: "auto".
+   */
+  method?: LoadMethod | "auto";
+}
+
+/** Options of {@linkcode stageCollection}. */
+export interface StageOptions extends Omit<ExtractOptions, "select" | "concurrency" | "source"> {
+  /** The collection to stage. */
+  collection: string;
+  /** The opened source. */
+  source: Source;
+}
+
+interface RunState {
+  method: Promise<LoadMethod> | undefined;
+  forced: LoadMethod | undefined;
+  progress: Progress | undefined;
+}
+
+const runStates = new WeakMap<Source, RunState>();
+
+function describeError(collection: string, error: unknown): ExtractError {
+  if (error instanceof ExtractError) return error;
+  if (error instanceof SourceError) {
+    const at = error.ordinal === undefined
+      ? ""
+      : `document ${error.ordinal}${error.offset === undefined ? "" : ` at byte ${error.offset}`}${
+        error.location ? ` of ${error.location}` : ""
+      }: `;
+    return new ExtractError(collection, `${at}${error.message}`, {
+      ordinal: error.ordinal,
+      offset: error.offset,
+      cause: error,
+    });
+  }
+  if (error instanceof DuplicateIdError) {
+    return new ExtractError(collection, error.message, {
+      ordinal: error.ordinals[1],
+      offset: error.offsets[1],
+      cause: error,
+    });
+  }
+  const message = redactText(error instanceof Error ? error.message : String(error));
+  return new ExtractError(collection, `loading into PostgreSQL failed: ${message}`, {
+    cause: error,
+  });
+}
+
+/**
+ * Streams one collection from `options.source` into `<raw>.<collection>__next` with its primary
+ * key, ready for {@linkcode swapStaged}. Never throws for a collection's own failure: the
+ * staging table is dropped and the result says why (status "failed").
+ */
+export async function stageCollection(
+  sql: Sql,
+  config: PipelineConfig,
+  options: StageOptions,
+): Promise<ExtractResult> {
+  const { collection, source } = options;
+  const logger = options.logger ?? silentLogger;
+  const target = { rawSchema: config.rawSchema, collection };
+  const state = runStates.get(source) ??
+    { method: undefined, forced: undefined, progress: undefined };
+  const started = performance.now();
+  const extractedAt = new Date().toISOString();
+  const total = await source.estimate(collection).catch(() => ({}));
+  const tracker = state.progress?.start(collection, total);
+  let counts = { documents: 0, bytes: 0, anomalies: 0 };
+  const reserved = await sql.reserve();
+  try {
+    await createStaging(reserved, target);
+    const forced = options.method && options.method !== "auto" ? options.method : state.forced;
+    const method = forced ?? await (state.method ??= copySupported(reserved, target).then(
+      (ok) => {
+        if (!ok) logger.warn("COPY FROM STDIN is not supported here: loading with INSERTs");
+        return ok ? "copy" : "insert";
+      },
+    ));
+    const location = await source.locate(collection);
+    counts = await loadDocuments(reserved, source.read(collection), {
+      ...target,
+      location,
+      extractedAt,
+      method,
+      ...(options.batchBytes ? { batchBytes: options.batchBytes } : {}),
+      onProgress: (c, consumed) => tracker?.update({ ...c, consumed }),
+    });
+    await finishStaging(reserved, target);
+    tracker?.finish("staged");
+    return {
+      collection,
+      ...counts,
+      seconds: (performance.now() - started) / 1000,
+      status: "succeeded",
+    };
+  } catch (error) {
+    const failure = describeError(collection, error);
+    tracker?.finish("failed");
+    logger.error(failure.message);
+    await dropStagedTables(reserved, { rawSchema: config.rawSchema, collections: [collection] })
+      .catch(() => {});
+    return {
+      collection,
+      documents: 0,
+      bytes: 0,
+      anomalies: 0,
+      seconds: (performance.now() - started) / 1000,
+      status: "failed",
+      error: failure.message,
+    };
+  } finally {
+    reserved.release();
+  }
+}
+
+async function withSource<T>(
+  config: PipelineConfig,
+  options: ExtractOptions,
+  fn: (source: Source) => Promise<T>,
+): Promise<T> {
+  if (typeof options.source === "object") return await fn(options.source);
+  const url = options.source ?? Deno.env.get("MONGO_URL");
+  if (!url) {
+    throw new UsageError("no source to extract from", {
+      hint: "pass --source mongodb://host:port/mesa4core (or a dump directory), or set MONGO_URL",
+    });
+  }
+  const source = await openSource(url, { database: config.sourceDatabase });
+  try {
+    return await fn(source);
+  } finally {
+    await source.close();
+  }
+}
+
+async function pool<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>) {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      results[k] = await fn(items[k]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(size, items.length)) }, worker));
+  return results;
+}
+
+async function writeLog(
+  sql: Sql,
+  config: PipelineConfig,
+  source: Source,
+  result: ExtractResult,
+  runId: string | undefined,
+): Promise<void> {
+  const location = source.kind === "dump"
+    ? await source.locate(result.collection).catch(() => source.description)
+    : source.description;
+  const finished = new Date();
+  const started = new Date(finished.getTime() - result.seconds * 1000);
+  await sql`
+    insert into ${sql(config.metaSchema)}.extract_log
+      (run_id, collection, source, status, documents, bytes, anomalies,
+       started_at, finished_at, seconds, error)
+    values (${runId ?? null}, ${result.collection}, ${redactText(location)}, ${result.status},
+            ${result.documents}, ${result.bytes}, ${result.anomalies},
+            ${started}, ${finished}, ${result.seconds}, ${result.error ?? null})`;
+}
+
+async function run(
+  sql: Sql,
+  config: PipelineConfig,
+  options: ExtractOptions,
+  swap: boolean,
+): Promise<ExtractResult[]> {
+  const logger = options.logger ?? silentLogger;
+  const names = options.select ?? config.collections.map((c) => c.name);
+  await ensureMeta(sql, config.metaSchema);
+  return await withSource(config, options, async (source) => {
+    using progress = createProgress(logger);
+    const forced = options.method && options.method !== "auto" ? options.method : undefined;
+    runStates.set(source, { method: undefined, forced, progress });
+    logger.info(`extracting ${names.length} collection(s) from ${source.description}`);
+    try {
+      const results = await pool(names, options.concurrency ?? 2, async (collection) => {
+        let result = await stageCollection(sql, config, { ...options, collection, source });
+        if (swap && result.status === "succeeded") {
+          try {
+            await sql.begin((tx) =>
+              swapStagedTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
+            );
+          } catch (error) {
+            const failure = describeError(collection, error);
+            logger.error(failure.message);
+            await dropStagedTables(sql, { rawSchema: config.rawSchema, collections: [collection] })
+              .catch(() => {});
+            result = { ...result, status: "failed", error: failure.message };
+          }
+        }
+        await writeLog(sql, config, source, result, options.runId);
+        return result;
+      });
+      progress.summary(results);
+      return results;
+    } finally {
+      runStates.delete(source);
+    }
+  });
+}
+
+/**
+ * Extracts the selected collections (default: all in config order), `concurrency` at a time:
+ * each is staged and swapped in on its own, atomically, and logged in extract_log. A failing
+ * collection leaves its previous raw table untouched; its result has status "failed" and an
+ * error naming the document. Throws only when the source cannot be opened at all.
+ */
+export async function extractCollections(
+  sql: Sql,
+  config: PipelineConfig,
+  options: ExtractOptions = {},
+): Promise<ExtractResult[]> {
+  return await run(sql, config, options, true);
+}
+
+/**
+ * Stages the selected collections without swapping them in (see {@linkcode swapStaged}); each
+ * is logged in extract_log. On any failure the caller should {@linkcode dropStaged}.
+ */
+export async function stageCollections(
+  sql: Sql,
+  config: PipelineConfig,
+  options: ExtractOptions = {},
+): Promise<ExtractResult[]> {
+  return await run(sql, config, options, false);
+}
+
+/**
+ * Swaps staged collections in, inside the caller's transaction `tx`: for each, the live raw
+ * table is dropped and the staging table renamed in its place with its primary key.
+ */
+export async function swapStaged(
+  tx: Parameters<typeof swapStagedTables>[0],
+  config: PipelineConfig,
+  collections: readonly string[],
+): Promise<void> {
+  await swapStagedTables(tx, { rawSchema: config.rawSchema, collections });
+}
+
+/** Drops the staging tables of `collections` (default: every configured collection). */
+export async function dropStaged(
+  sql: Sql,
+  config: PipelineConfig,
+  collections: readonly string[] = config.collections.map((c) => c.name),
+): Promise<void> {
+  await dropStagedTables(sql, { rawSchema: config.rawSchema, collections });
+}

@@ -1,0 +1,407 @@
+/**
+ * Loading raw documents into PostgreSQL: a staging table `<raw>.<collection>__next` filled by
+ * `COPY ... FROM STDIN` (or batched INSERTs where COPY is unsupported), its primary key added
+ * after the load, and a swap that replaces the live table in one short transaction.
+ * @module
+ */
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+import type postgres from "postgres";
+import { quoteIdent, type Sql } from "../lib/db.ts";
+import { BsonError, EjsonWriter, findId, writeIdText } from "./ejson.ts";
+import { type DocumentBatch, SourceError } from "./source.ts";
+
+/** How rows reach PostgreSQL. */
+export type LoadMethod = "copy" | "insert";
+
+/** Suffix of the staging table of a collection. */
+export const STAGING_SUFFIX = "__next";
+
+/** Name of the staging table of `collection`. */
+export function stagingName(collection: string): string {
+  return collection + STAGING_SUFFIX;
+}
+
+/** A staged collection whose `_id`s are not unique. */
+export class DuplicateIdError extends Error {
+  /** The duplicated `_id` text. */
+  id: string;
+  /** Positions (1-based) of the documents sharing it. */
+  ordinals: number[];
+  /** Byte offsets of those documents in the dump file, when read from a dump. */
+  offsets: number[];
+  constructor(id: string, ordinals: number[], offsets: number[], cause?: unknown) {
+    const where = ordinals.map((n, k) =>
+      offsets[k] === undefined ? `document ${n}` : `document ${n} (byte ${offsets[k]})`
+    ).join(" and ");
+    super(`duplicate _id ${JSON.stringify(id)}: ${where} share it`, { cause });
+    this.name = "DuplicateIdError";
+    this.id = id;
+    this.ordinals = ordinals;
+    this.offsets = offsets;
+  }
+}
+
+/** Counts of a load. */
+export interface LoadCounts {
+  /** Documents loaded. */
+  documents: number;
+  /** BSON bytes of those documents. */
+  bytes: number;
+  /** Documents whose original BSON was kept because JSONB could not hold them exactly. */
+  anomalies: number;
+}
+
+/** Options of {@linkcode loadDocuments}. */
+export interface LoadOptions {
+  /** Raw schema. */
+  rawSchema: string;
+  /** Collection (the staging table is `<collection>__next`). */
+  collection: string;
+  /** Value of `extracted_at` for every row (ISO-8601). */
+  extractedAt: string;
+  /** "copy" or "insert". Default: "copy". */
+  method?: LoadMethod;
+  /** Bytes of encoded rows per write or INSERT. Default: 262144. */
+  batchBytes?: number;
+  /** The file or namespace read, named in errors. Default: none. */
+  location?: string;
+  /** Called after each source batch with the running counts and source bytes consumed. */
+  onProgress?: (counts: LoadCounts, consumed: number) => void;
+}
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const NULL_FIELD = encoder.encode("\\N");
+const BYTEA_PREFIX = encoder.encode("\\\\x");
+
+/** Creates the raw schema and an empty staging table (dropping a leftover one). */
+export async function createStaging(sql: Sql, options: { rawSchema: string; collection: string }) {
+  const schema = quoteIdent(options.rawSchema);
+  const table = `${schema}.${quoteIdent(stagingName(options.collection))}`;
+  await sql.unsafe(`create schema if not exists ${schema}`).catch((error) => {
+    // Two collections staged at once may race on the schema; the loser finds it there.
+    if ((error as { code?: string }).code !== "23505") throw error;
+  });
+  await sql.unsafe(`drop table if exists ${table}`);
+  await sql.unsafe(`
+    create table ${table} (
+      _id text not null,
+      doc jsonb not null,
+      original bytea,
+      extracted_at timestamptz not null,
+      source_ordinal bigint not null,
+      source_offset bigint
+    )`);
+}
+
+/**
+ * Probes whether `COPY ... FROM STDIN` works on this connection (PGlite, for one, refuses it),
+ * by copying zero rows into the staging table of `collection`.
+ */
+export async function copySupported(
+  sql: Sql,
+  options: { rawSchema: string; collection: string; timeoutMs?: number },
+): Promise<boolean> {
+  const table = `${quoteIdent(options.rawSchema)}.${quoteIdent(stagingName(options.collection))}`;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const copy = await openCopy(sql, `copy ${table} (_id) from stdin`);
+    copy.stream.end();
+    await Promise.race([
+      copy.done,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("COPY probe timed out")),
+          options.timeoutMs ?? 15_000,
+        );
+      }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface OpenCopy {
+  stream: Writable;
+  /** Settles when the server has accepted (or refused) the whole COPY. */
+  done: Promise<void>;
+  /** Rejects as soon as the COPY fails. */
+  failed: Promise<never>;
+}
+
+/**
+ * Starts a COPY FROM STDIN. postgres.js 3.4 drops a server error that arrives after the stream
+ * ended (its `finish` never comes), so the query's own rejection is captured here as well.
+ */
+async function openCopy(sql: Sql, text: string): Promise<OpenCopy> {
+  const query = sql.unsafe(text) as unknown as postgres.PendingQuery<postgres.Row[]> & {
+    reject: (error: unknown) => void;
+  };
+  let fail: (error: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => {});
+  const reject = query.reject;
+  query.reject = (error: unknown) => {
+    fail(error);
+    reject(error);
+  };
+  const stream = await query.writable();
+  stream.on("error", (error) => fail(error));
+  const done = Promise.race([finished(stream), failed]);
+  done.catch(() => {});
+  return { stream, done, failed };
+}
+
+/** Encodes documents as rows (COPY text, or a JSON array for INSERT) into a writer. */
+class RowEncoder {
+  writer: EjsonWriter;
+  counts: LoadCounts = { documents: 0, bytes: 0, anomalies: 0 };
+  rows = 0;
+  #copy: boolean;
+  #extractedAt: Uint8Array;
+
+  #location: string | undefined;
+
+  constructor(method: LoadMethod, extractedAt: string, location: string | undefined) {
+    this.#location = location;
+    this.#copy = method === "copy";
+    this.writer = new EjsonWriter({ copy: this.#copy, initialSize: 512 * 1024 });
+    this.#extractedAt = encoder.encode(extractedAt);
+  }
+
+  add(doc: Uint8Array, ordinal: number, offset: number | undefined): void {
+    const w = this.writer;
+    const start = w.pos;
+    w.anomaly = false;
+    try {
+      if (this.#copy) {
+        w.document(doc);
+        w.byte(TAB);
+        this.#id(doc, ordinal, offset);
+        w.byte(TAB);
+        if (w.anomaly) {
+          w.bytes(BYTEA_PREFIX);
+          w.hex(doc);
+        } else {
+          w.bytes(NULL_FIELD);
+        }
+        w.byte(TAB);
+        w.bytes(this.#extractedAt);
+        w.byte(TAB);
+        w.ascii(String(ordinal));
+        w.byte(TAB);
+        if (offset === undefined) w.bytes(NULL_FIELD);
+        else w.ascii(String(offset));
+        w.byte(NEWLINE);
+      } else {
+        w.byte(this.rows === 0 ? 0x5b : 0x2c);
+        w.ascii('{"d":');
+        w.document(doc);
+        w.ascii(',"i":');
+        this.#id(doc, ordinal, offset);
+        w.ascii(',"o":');
+        if (w.anomaly) {
+          w.byte(0x22);
+          w.hex(doc);
+          w.byte(0x22);
+        } else {
+          w.ascii("null");
+        }
+        w.ascii(`,"n":${ordinal},"f":${offset ?? "null"}}`);
+      }
+    } catch (error) {
+      w.pos = start;
+      if (error instanceof BsonError) {
+        const at = offset === undefined ? undefined : offset + error.offset;
+        throw new SourceError(`cannot decode the document: ${error.message}`, {
+          ordinal,
+          ...(at === undefined ? {} : { offset: at }),
+          ...(this.#location === undefined ? {} : { location: this.#location }),
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    this.rows++;
+    this.counts.documents++;
+    this.counts.bytes += doc.length;
+    if (w.anomaly) this.counts.anomalies++;
+  }
+
+  #id(doc: Uint8Array, ordinal: number, offset: number | undefined): void {
+    const id = findId(doc);
+    if (!id) {
+      throw new SourceError("the document has no _id", {
+        ordinal,
+        ...(this.#location === undefined ? {} : { location: this.#location }),
+        ...(offset === undefined ? {} : { offset }),
+      });
+    }
+    writeIdText(this.writer, doc, id);
+  }
+
+  /** Takes the encoded rows (a complete JSON array in insert mode). */
+  take(): Uint8Array {
+    if (!this.#copy && this.rows > 0) this.writer.byte(0x5d);
+    this.rows = 0;
+    return this.writer.take();
+  }
+}
+
+/**
+ * Streams `batches` into the staging table (created by {@linkcode createStaging}) and returns
+ * the counts. On any failure the COPY is aborted (nothing of it stays) and the error is
+ * rethrown; {@linkcode SourceError}s carry the document's ordinal and byte offset.
+ * Run it on a reserved connection: the COPY owns the connection until it ends.
+ */
+export async function loadDocuments(
+  sql: Sql,
+  batches: AsyncIterable<DocumentBatch>,
+  options: LoadOptions,
+): Promise<LoadCounts> {
+  const method = options.method ?? "copy";
+  const batchBytes = options.batchBytes ?? 256 * 1024;
+  const schema = quoteIdent(options.rawSchema);
+  const table = `${schema}.${quoteIdent(stagingName(options.collection))}`;
+  const columns = "doc, _id, original, extracted_at, source_ordinal, source_offset";
+  const rows = new RowEncoder(method, options.extractedAt, options.location);
+  let ordinal = 0;
+
+  if (method === "insert") {
+    const flush = async () => {
+      if (rows.rows === 0) return;
+      const json = decoder.decode(rows.take());
+      await sql.unsafe(
+        `insert into ${table} (${columns})
+         select r.d, r.i, decode(r.o, 'hex'), $2::timestamptz, r.n, r.f
+         from jsonb_to_recordset($1::text::jsonb) as r(d jsonb, i text, o text, n bigint, f bigint)`,
+        [json, options.extractedAt],
+      );
+    };
+    for await (const batch of batches) {
+      for (let k = 0; k < batch.docs.length; k++) {
+        rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
+        if (rows.writer.pos >= batchBytes) await flush();
+      }
+      options.onProgress?.(rows.counts, batch.consumed);
+    }
+    await flush();
+    return rows.counts;
+  }
+
+  const copy = await openCopy(sql, `copy ${table} (${columns}) from stdin`);
+  const write = async (chunk: Uint8Array) => {
+    if (!copy.stream.write(chunk)) {
+      await Promise.race([once(copy.stream, "drain"), copy.failed]);
+    }
+  };
+  try {
+    for await (const batch of batches) {
+      for (let k = 0; k < batch.docs.length; k++) {
+        rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
+        if (rows.writer.pos >= batchBytes) await write(rows.take());
+      }
+      options.onProgress?.(rows.counts, batch.consumed);
+    }
+    if (rows.writer.pos > 0) await write(rows.take());
+    copy.stream.end();
+    await copy.done;
+    return rows.counts;
+  } catch (error) {
+    if (!copy.stream.destroyed) copy.stream.destroy(error as Error);
+    // Wait until the server has rolled the COPY back, so the connection is usable again.
+    await copy.done.catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Adds the primary key to a loaded staging table and drops the diagnostic columns. Throws
+ * {@linkcode DuplicateIdError} naming the documents when `_id`s repeat.
+ */
+export async function finishStaging(
+  sql: Sql,
+  options: { rawSchema: string; collection: string },
+): Promise<void> {
+  const schema = quoteIdent(options.rawSchema);
+  const staging = stagingName(options.collection);
+  const table = `${schema}.${quoteIdent(staging)}`;
+  try {
+    await sql.unsafe(
+      `alter table ${table} add constraint ${quoteIdent(staging + "_pkey")} primary key (_id)`,
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== "23505") throw error;
+    const [dup] = await sql.unsafe(
+      `select _id, array_agg(source_ordinal order by source_ordinal) as ordinals,
+              array_agg(source_offset order by source_ordinal) as offsets
+       from ${table} group by _id having count(*) > 1
+       order by min(source_ordinal) limit 1`,
+    );
+    if (!dup) throw error;
+    throw new DuplicateIdError(
+      String(dup._id),
+      (dup.ordinals as string[]).map(Number),
+      (dup.offsets as (string | null)[]).filter((o) => o !== null).map(Number),
+      error,
+    );
+  }
+  await sql.unsafe(
+    `alter table ${table} drop column source_ordinal, drop column source_offset`,
+  );
+}
+
+/** Comment put on every raw table. */
+function tableComment(collection: string): string {
+  return `Raw documents of MongoDB collection ${collection} as relaxed Extended JSON v2; ` +
+    `original holds the BSON of documents JSONB could not hold exactly.`;
+}
+
+/**
+ * Replaces each live raw table with its staging table inside the caller's transaction `tx`
+ * (drop old, rename new, rename the primary key), so readers see old or new, never partial.
+ */
+export async function swapStaged(
+  tx: Sql | postgres.TransactionSql,
+  options: { rawSchema: string; collections: readonly string[] },
+): Promise<void> {
+  const schema = quoteIdent(options.rawSchema);
+  for (const collection of options.collections) {
+    const staging = stagingName(collection);
+    const [found] = await tx`select to_regclass(${`${schema}.${quoteIdent(staging)}`}) as oid`;
+    if (!found?.oid) {
+      throw new Error(
+        `${collection}: no staged table ${options.rawSchema}.${staging} to swap in; stage the ` +
+          `collection first`,
+      );
+    }
+    const live = quoteIdent(collection);
+    await tx.unsafe(`drop table if exists ${schema}.${live}`);
+    await tx.unsafe(`alter table ${schema}.${quoteIdent(staging)} rename to ${live}`);
+    await tx.unsafe(
+      `alter table ${schema}.${live} rename constraint ${quoteIdent(staging + "_pkey")} ` +
+        `to ${quoteIdent(collection + "_pkey")}`,
+    );
+    await tx.unsafe(
+      `comment on table ${schema}.${live} is '${tableComment(collection).replaceAll("'", "''")}'`,
+    );
+  }
+}
+
+/** Drops the staging tables of `collections` (those that exist). */
+export async function dropStaged(
+  sql: Sql,
+  options: { rawSchema: string; collections: readonly string[] },
+): Promise<void> {
+  const schema = quoteIdent(options.rawSchema);
+  for (const collection of options.collections) {
+    await sql.unsafe(`drop table if exists ${schema}.${quoteIdent(stagingName(collection))}`);
+  }
+}
