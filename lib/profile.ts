@@ -98,6 +98,8 @@ export interface FieldProfile {
   presencePct: number;
   /** Share of the occurrences that are JSON null, in percent. */
   nullPct: number;
+  /** Values that read as booleans: true/false, 0/1, "true"/"false", "yes"/"no", "si"/"no"... */
+  booleanLike: number;
   /** Types seen, most frequent first. */
   types: TypeCount[];
   /** Distinct values (exact over the profiled documents). */
@@ -106,6 +108,8 @@ export interface FieldProfile {
   minNumber: string | null;
   /** Largest number, as exact decimal text. */
   maxNumber: string | null;
+  /** Whether every number found (number, int, long, decimal) is whole; null when none. */
+  integral: boolean | null;
   /** Earliest BSON date, ISO-8601 UTC. */
   minDate: string | null;
   /** Latest BSON date, ISO-8601 UTC. */
@@ -176,7 +180,9 @@ create or replace function pg_temp.lml_profile_ts_format(v jsonb, t text) return
 language sql immutable as $fn$
   select case
     when t = 'date' then 'ejson_date'
-    when t = 'number' then case when (v::text)::numeric between 1e11 and 1e13 then 'epoch_ms' end
+    when t = 'number' then case
+      when (v::text)::numeric between 1e11 and 1e13 then 'epoch_ms'
+      when (v::text)::numeric between -1e13 and 1e13 then 'number' end
     when t = 'long' then case
       when (v ->> '$numberLong') ~ '^\\d{12,13}$'
         and (v ->> '$numberLong')::numeric between 1e11 and 1e13 then 'epoch_ms' end
@@ -202,6 +208,8 @@ exception when others then
 end
 $fn$`;
 
+const BOOLEAN_WORDS = ["true", "false", "t", "f", "yes", "no", "y", "n", "si", "sí", "0", "1"];
+
 const NUMERIC = String.raw`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`;
 
 interface PathRow {
@@ -210,8 +218,10 @@ interface PathRow {
   occurrences: string;
   documents: string;
   nulls: string;
+  boolean_like: string;
   min_number: string | null;
   max_number: string | null;
+  fractional: string;
   min_date: string | null;
   max_date: string | null;
   min_length: number | null;
@@ -358,8 +368,14 @@ export async function profileCollection(
         count(*) as occurrences,
         count(distinct document_id) as documents,
         count(*) filter (where type = 'null') as nulls,
+        count(*) filter (
+          where type = 'bool'
+            or (type = 'number' and value::text in ('0', '1'))
+            or (type = 'string' and lower(btrim(value #>> '{}')) = any(${BOOLEAN_WORDS}::text[]))
+        ) as boolean_like,
         min(number_value)::text as min_number,
         max(number_value)::text as max_number,
+        count(*) filter (where number_value <> trunc(number_value)) as fractional,
         to_char(min(date_value) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as min_date,
         to_char(max(date_value) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as max_date,
         min(jsonb_array_length(value)) filter (where type = 'array') as min_length,
@@ -468,14 +484,7 @@ export async function profileCollection(
       const typeCounts = (typesByPath.get(row.path) ?? [])
         .map((t) => ({ type: t.type, count: Number(t.n), pct: pct(Number(t.n), occurrences) }))
         .sort((a, b) => b.count - a.count || a.type.localeCompare(b.type));
-      const formatRows = formatsByPath.get(row.path) ?? [];
-      const timestampFormats = formatRows.some((f) => f.format !== "garbage")
-        ? Object.fromEntries(
-          formatRows
-            .map((f) => [f.format, Number(f.n)] as const)
-            .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
-        )
-        : null;
+      const timestampFormats = foldFormats(formatsByPath.get(row.path) ?? []);
       const o = objectsByPath.get(row.path);
       const k = keysByPath.get(row.path);
       const objectStats: ObjectStats | null = o
@@ -501,10 +510,12 @@ export async function profileCollection(
         documents,
         presencePct: pct(documents, sampledDocuments),
         nullPct: pct(Number(row.nulls), occurrences),
+        booleanLike: Number(row.boolean_like),
         types: typeCounts,
         distinct: Number(v?.distinct_values ?? 0),
         minNumber: row.min_number,
         maxNumber: row.max_number,
+        integral: row.min_number === null ? null : Number(row.fractional) === 0,
         minDate: row.min_date,
         maxDate: row.max_date,
         arrayLength: row.min_length === null || row.max_length === null
@@ -557,6 +568,22 @@ async function assertRawTable(sql: Sql, rawSchema: string, collection: string): 
 export function comparePaths(a: string, b: string): number {
   const rank = (p: string) => (p === "_id" || p.startsWith("_id.") ? 0 : 1);
   return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Timestamp formats of a path, or null when no value looks like a timestamp. Numbers outside
+ * the usual epoch-ms range (`number`) count as epoch ms only next to other timestamp formats.
+ */
+function foldFormats(rows: { format: string; n: string }[]): Record<string, number> | null {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.format, Number(r.n));
+  const other = counts.get("number");
+  counts.delete("number");
+  if (![...counts.keys()].some((f) => f !== "garbage")) return null;
+  if (other) counts.set("epoch_ms", (counts.get("epoch_ms") ?? 0) + other);
+  return Object.fromEntries(
+    [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
+  );
 }
 
 function pct(part: number, whole: number): number {

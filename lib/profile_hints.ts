@@ -18,6 +18,15 @@ export interface Hint {
 
 /** Share of objects that must carry `_id` (and `username` or `name`) for a snapshot hint. */
 export const SNAPSHOT_SHARE = 0.5;
+/** The fields of a user snapshot; an object with a username and nothing else is one too. */
+export const USER_SNAPSHOT_KEYS: ReadonlySet<string> = new Set([
+  "_id",
+  "username",
+  "firstName",
+  "lastName",
+  "fullName",
+  "email",
+]);
 /** An embedded catalog repeats each `_id` at least this many times on average. */
 export const CATALOG_REPEAT = 2;
 /** Fewest copies for an embedded catalog hint. */
@@ -37,7 +46,12 @@ export function deriveHints(field: FieldProfile): Hint[] {
   const o = field.objectStats;
   if (o && o.objects > 0) {
     const share = (n: number) => n / o.objects;
-    if (share(o.withId) >= SNAPSHOT_SHARE && share(o.withUsername) >= SNAPSHOT_SHARE) {
+    const onlySnapshotKeys = o.distinctKeys <= o.topKeys.length &&
+      o.topKeys.every((k) => USER_SNAPSHOT_KEYS.has(k));
+    if (
+      share(o.withUsername) >= SNAPSHOT_SHARE &&
+      (share(o.withId) >= SNAPSHOT_SHARE || onlySnapshotKeys)
+    ) {
       const missing = o.objects - o.withId;
       hints.push({
         kind: "user_snapshot",
