@@ -84,8 +84,8 @@ export async function openMongoSource(
         }
       } catch (cause) {
         throw new SourceError(
-          `reading ${database}.${collection} from ${description} failed after ${ordinal} ` +
-            `documents: ${redactText(String((cause as Error).message))}`,
+          `the server at ${description} failed after ${ordinal} documents: ` +
+            `${redactText(String((cause as Error).message))}`,
           { cause, ordinal: ordinal + 1, location: `${database}.${collection}` },
         );
       } finally {
