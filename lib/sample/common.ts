@@ -1,7 +1,7 @@
 /**
  * Fields every collection shares (deleted, createdAt, updatedAt, createdBy, updatedBy) and the
  * anomalies forced at fixed document indexes of every collection, so each occurs at any scale:
- * 1-6 the six `deleted` spellings, 2/3 createdBy/updatedBy without `_id`, 7 createdAt "",
+ * 0 no `deleted`, 1-6 the six `deleted` spellings, 2/3 createdBy/updatedBy without `_id`, 7 createdAt "",
  * 8 updatedAt "N/A", 9 createdAt "0000-00-00".
  * @module
  */

@@ -44,7 +44,8 @@ export const DELETED_SPELLINGS: readonly unknown[] = [true, "true", 1, false, "f
  * collection take the six spellings in order, so each occurs at any scale.
  */
 export function deletedValue(plan: Plan, collection: string, index: number, rate: number): unknown {
-  if (index >= 1 && index <= DELETED_SPELLINGS.length) return DELETED_SPELLINGS[index - 1];
+  if (index === 0) return undefined;
+  if (index <= DELETED_SPELLINGS.length) return DELETED_SPELLINGS[index - 1];
   const rng = Rng.for(plan.seed, `${collection}:deleted`, index);
   if (rng.chance(rate)) return rng.weighted(DELETED_WEIGHTS) === "t" ? true : rng.pick(["true", 1]);
   const spelling = rng.weighted(NOT_DELETED_WEIGHTS);
