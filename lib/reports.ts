@@ -212,11 +212,13 @@ function verdict(result: RunResult): string {
         : "; all passed.");
   }
   if (result.failedChecks.length > 0) {
-    return `**Failed** (rolled back): ${result.failedChecks.length} error checks did not pass: ` +
+    const n = result.failedChecks.length;
+    const rolledBack = result.command === "assert" ? "" : " (rolled back)";
+    return `**Failed**${rolledBack}: ${n} error ${n === 1 ? "check" : "checks"} did not pass: ` +
       result.failedChecks.map((n) => `\`${n}\``).join(", ") + ".";
   }
   const first = result.error?.message.split("\n")[0] ?? "unknown error";
-  return `**Failed** (rolled back): ${first}`;
+  return `**Failed**${result.command === "assert" ? "" : " (rolled back)"}: ${first}`;
 }
 
 /** The report.md text: verdict first, then checks, files, tables, extraction, graph. */

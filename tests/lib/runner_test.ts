@@ -221,9 +221,9 @@ Deno.test("runTransforms() rolls back when an error check fails, naming it with 
     { status: "failed", offending: "1", samples: [{ person_id: "p2", name: "" }] },
   );
   const report = await Deno.readTextFile(`${fx.reports}/report.md`);
-  assert.match(report, /error checks did not pass: `no_blank_names`/);
+  assert.match(report, /1 error check did not pass: `no_blank_names`/);
   assert.match(report, /### no_blank_names — failed \(error\)/);
-  assert.match(report, /\| person_id \| name \|\n\|---\|---\|\n\| p2 \|  \|/);
+  assert.match(report, /\| person_id \| name \|\n\|---\|---\|\n\| p2 \| {2}\|/);
   const json = JSON.parse(await Deno.readTextFile(`${fx.reports}/report.json`));
   assert.deepEqual(json.failed_checks, ["no_blank_names"]);
 });
