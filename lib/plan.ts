@@ -203,6 +203,10 @@ export function graphMermaid(config: PipelineConfig, selected: readonly string[]
   return lines.join("\n");
 }
 
+function shorten(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
 /** The plan as text for a terminal: selection, files with status and checksum, checks, graph. */
 export function formatPlan(plan: Plan): string {
   const out: string[] = [];
@@ -222,7 +226,7 @@ export function formatPlan(plan: Plan): string {
   for (const f of plan.files) {
     out.push(
       `  ${f.sha256.slice(0, 12)}  ${f.status.padEnd(9)}  ${f.path}${
-        f.description ? `  -- ${f.description}` : ""
+        f.description ? `  -- ${shorten(f.description, 90)}` : ""
       }`,
     );
   }
