@@ -104,3 +104,13 @@ end
 $proc$;
 comment on procedure lml_util.add_roles(regclass) is
   'Adds the roles of copies(role_id, name, description, seen_at) to lml_users.roles; the most recently updated copy''s name wins.';
+
+create or replace function lml_util.ref_id(snapshot jsonb) returns text
+language sql immutable parallel safe as $$
+  select case jsonb_typeof(snapshot)
+    when 'object' then lml_util.oid(snapshot -> '_id')
+    when 'string' then lml_util.oid(snapshot)
+  end
+$$;
+comment on function lml_util.ref_id(jsonb) is
+  'Id of a reference snapshot ({"_id": ..., ...}, or a bare id) as text; NULL when it has none.';

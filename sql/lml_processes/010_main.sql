@@ -1,0 +1,156 @@
+-- lml_processes.main: one row per process document, its garbage timestamps and unresolvable snapshots.
+
+create table lml_processes.main (
+  process_id text not null,
+  process_number text,
+  year integer,
+  process_type_id text,
+  process_type_ref jsonb,
+  status text check (status in ('iniciado', 'en_tramite', 'finalizado', 'archivado')),
+  subject text,
+  applicant_person_id text,
+  applicant_ref jsonb,
+  current_area_id text,
+  assigned_user_id text,
+  form_data jsonb,
+  is_deleted boolean not null,
+  created_at timestamptz,
+  updated_at timestamptz,
+  created_by_user_id text,
+  updated_by_user_id text
+);
+
+create table lml_processes.garbage_timestamps (
+  document_id text not null,
+  path text not null,
+  value jsonb not null
+);
+
+create table lml_processes.unresolvable_snapshots (
+  document_id text not null,
+  path text not null,
+  snapshot jsonb not null
+);
+
+-- Snapshots of users missing from lml_users (ghost candidates) and area copies, for 080.
+create temp table lml_processes_user_refs (
+  user_id text, username text, first_name text, last_name text, email text, seen_at timestamptz
+);
+create temp table lml_processes_area_copies (
+  area_id text, name text, code text, seen_at timestamptz
+);
+
+with d as materialized (
+  select
+    r._id as process_id,
+    x.*,
+    lml_util.ts(x."createdAt") as created_at_parsed,
+    lml_util.ts(x."updatedAt") as updated_at_parsed
+  from lml_raw.lml_processes_mesa4core as r
+  cross join lateral jsonb_to_record(r.doc) as x(
+    "processNumber" text, year jsonb, "processType" jsonb, status text, subject text,
+    applicant jsonb, "currentArea" jsonb, "assignedTo" jsonb, "formData" jsonb, deleted jsonb,
+    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+  )
+),
+t as (
+  select
+    d.*,
+    coalesce(d.created_at_parsed, lml_util.oid_time(d.process_id)) as created_at,
+    coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_id)) as updated_at
+  from d
+),
+main_rows as (
+  insert into lml_processes.main
+  select
+    t.process_id, t."processNumber", lml_util.long(t.year)::integer,
+    pt.process_type_id,
+    case
+      when pt.process_type_id is null and jsonb_typeof(t."processType") is distinct from 'null'
+      then t."processType"
+    end,
+    t.status, t.subject,
+    pp.person_id,
+    case
+      when pp.person_id is null and jsonb_typeof(t.applicant) is distinct from 'null'
+      then t.applicant
+    end,
+    lml_util.ref_id(t."currentArea"),
+    lml_util.user_id(t."assignedTo"),
+    t."formData",
+    coalesce(lml_util.bool(t.deleted), false),
+    t.created_at, t.updated_at,
+    lml_util.user_id(t."createdBy"), lml_util.user_id(t."updatedBy")
+  from t
+  left join lml_processtypes.main as pt on pt.process_type_id = lml_util.ref_id(t."processType")
+  left join lml_people.main as pp on pp.person_id = lml_util.ref_id(t.applicant)
+),
+area_copies as (
+  insert into lml_processes_area_copies
+  select lml_util.ref_id(t."currentArea"), t."currentArea" ->> 'name', null, t.updated_at
+  from t
+  where jsonb_typeof(t."currentArea") = 'object'
+),
+garbage as (
+  insert into lml_processes.garbage_timestamps
+  select t.process_id, g.path, g.value
+  from t
+  cross join lateral (values
+    ('createdAt', t."createdAt", t.created_at_parsed),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed)
+  ) as g(path, value, parsed)
+  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+),
+snapshots as (
+  select t.process_id as document_id, v.path, v.snapshot, t.updated_at as seen_at
+  from t
+  cross join lateral (values
+    ('createdBy', t."createdBy"), ('updatedBy', t."updatedBy"), ('assignedTo', t."assignedTo")
+  ) as v(path, snapshot)
+  where jsonb_typeof(v.snapshot) in ('object', 'string')
+),
+unresolvable as (
+  insert into lml_processes.unresolvable_snapshots
+  select v.document_id, v.path, v.snapshot from snapshots as v
+  where lml_util.is_unresolvable(v.snapshot)
+)
+insert into lml_processes_user_refs
+select
+  v.user_id, v.snapshot ->> 'username', v.snapshot ->> 'firstName',
+  v.snapshot ->> 'lastName', v.snapshot ->> 'email', v.seen_at
+from (select s.*, lml_util.user_id(s.snapshot) as user_id from snapshots as s) as v
+where v.user_id is not null
+  and not exists (
+    select from lml_users.main as u where u.user_id = v.user_id and not u.is_ghost
+  );
+
+alter table lml_processes.main add constraint main_pkey primary key (process_id);
+analyze lml_processes.main;
+
+comment on table lml_processes.main is 'One row per document of lml_processes_mesa4core (trámites), soft-deleted ones included.';
+comment on column lml_processes.main.process_id is 'The document _id.';
+comment on column lml_processes.main.process_number is 'processNumber (e.g. EXP-2022-000123).';
+comment on column lml_processes.main.year is 'year.';
+comment on column lml_processes.main.process_type_id is 'processType._id when that type exists (FK to lml_processtypes.main).';
+comment on column lml_processes.main.process_type_ref is 'processType snapshot, kept only when it points to no existing type (dangling).';
+comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado.';
+comment on column lml_processes.main.subject is 'subject.';
+comment on column lml_processes.main.applicant_person_id is 'applicant._id when that person exists (FK to lml_people.main).';
+comment on column lml_processes.main.applicant_ref is 'applicant snapshot, kept only when it points to no existing person (dangling).';
+comment on column lml_processes.main.current_area_id is 'currentArea._id (FK to lml_users.areas).';
+comment on column lml_processes.main.assigned_user_id is 'assignedTo._id (FK to lml_users.main, ghosts included); NULL when unassigned.';
+comment on column lml_processes.main.form_data is 'formData, verbatim (keys follow the form version of the process type).';
+comment on column lml_processes.main.is_deleted is 'deleted in any spelling, missing = false.';
+comment on column lml_processes.main.created_at is 'createdAt, else the ObjectId time of _id.';
+comment on column lml_processes.main.updated_at is 'updatedAt, else created_at.';
+comment on column lml_processes.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
+comment on column lml_processes.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
+
+comment on table lml_processes.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt, movements.at, attachments.uploadedAt), stored as NULL.';
+comment on column lml_processes.garbage_timestamps.document_id is 'The process _id.';
+comment on column lml_processes.garbage_timestamps.path is 'Mongo path: createdAt, updatedAt, movements.at or attachments.uploadedAt.';
+comment on column lml_processes.garbage_timestamps.value is 'The value as found.';
+comment on table lml_processes.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy, assignedTo, movements.by, attachments.uploadedBy).';
+comment on column lml_processes.unresolvable_snapshots.document_id is 'The process _id.';
+comment on column lml_processes.unresolvable_snapshots.path is 'Mongo path of the snapshot.';
+comment on column lml_processes.unresolvable_snapshots.snapshot is 'The snapshot as found.';
