@@ -20,7 +20,7 @@ export type ColumnKind =
   | "jsonb"
   | "user"
   | "key"
-  | "ordinal";
+  | "position";
 
 /** One column of a drafted table. */
 export interface ColumnDraft {
@@ -493,7 +493,13 @@ function addArray(
     scalarElements: elementTypes[0] !== "object",
     columns: [
       { name: ctx.primaryKey, type: "text", kind: "key", keys: ["_id"], mongoPath: "_id" },
-      { name: "ordinal", type: "integer", kind: "ordinal", keys: [], mongoPath: `${field.path}[]` },
+      {
+        name: "position",
+        type: "integer",
+        kind: "position",
+        keys: [],
+        mongoPath: `${field.path}[]`,
+      },
     ],
   };
   tables.push(child);

@@ -61,7 +61,7 @@ function names(draft: CollectionDraft, options: RenderOptions): Names {
   };
 }
 
-/** The SQL reading `column` from the lateral `d` of its file (or the key / ordinal). */
+/** The SQL reading `column` from the lateral `d` of its file (or the key / position). */
 function valueExpression(
   draft: CollectionDraft,
   table: TableDraft,
@@ -72,8 +72,8 @@ function valueExpression(
   switch (column.kind) {
     case "key":
       return "r._id";
-    case "ordinal":
-      return "e.ordinal";
+    case "position":
+      return "e.position";
     case "text":
       return `${v} #>> '{}'`;
     case "oid":
@@ -109,15 +109,12 @@ function valueExpression(
 
 /** The JSON value columns of a table (what goes into the lateral `d`). */
 function jsonColumns(table: TableDraft): ColumnDraft[] {
-  return table.columns.filter((c) => c.kind !== "key" && c.kind !== "ordinal");
+  return table.columns.filter((c) => c.kind !== "key" && c.kind !== "position");
 }
 
-function mainFileName(): string {
-  return "020_main.sql";
-}
-
-function arrayFileName(table: TableDraft, index: number): string {
-  return `${String(30 + index).padStart(3, "0")}_${table.name}.sql`;
+/** A Mongo path as the conventions' tables record it: `channels[].at` → `channels.at`. */
+function mongoPath(path: string): string {
+  return path.replaceAll("[]", "");
 }
 
 /** Renders every file of the draft. */
@@ -125,13 +122,14 @@ export function renderDraft(draft: CollectionDraft, options: RenderOptions = {})
   const n = names(draft, options);
   const files: DraftFile[] = [
     { path: "010_tables.sql", text: renderTables(draft, n) },
-    { path: mainFileName(), text: renderInsert(draft, draft.tables[0]!, n) },
+    { path: "020_main.sql", text: renderInsert(draft, draft.tables[0]!, n) },
   ];
   draft.tables.slice(1).forEach((table, i) => {
-    files.push({ path: arrayFileName(table, i), text: renderInsert(draft, table, n) });
+    const path = `${String(30 + i).padStart(3, "0")}_${table.name}.sql`;
+    files.push({ path, text: renderInsert(draft, table, n) });
   });
   if (draft.userColumns.length > 0) {
-    files.push({ path: "080_ghost_users.sql", text: renderGhostUsers(draft, n) });
+    files.push({ path: "080_ghosts.sql", text: renderGhosts(draft, n) });
   }
   files.push({ path: "090_constraints.sql", text: renderConstraints(draft, n) });
   files.push(...renderChecks(draft, n));
@@ -142,95 +140,124 @@ function hasTimestamps(draft: CollectionDraft): boolean {
   return draft.tables.some((t) => t.columns.some((c) => c.kind === "timestamp"));
 }
 
-function columnComment(column: ColumnDraft): string {
+function hasSnapshotTable(draft: CollectionDraft, n: Names): boolean {
+  return draft.userColumns.length > 0 && n.users !== null;
+}
+
+function columnComment(draft: CollectionDraft, column: ColumnDraft, n: Names): string {
+  const path = mongoPath(column.mongoPath);
   switch (column.kind) {
     case "key":
-      return `Mongo _id of the document (raw _id text).`;
-    case "ordinal":
-      return `Position in the Mongo array ${column.mongoPath.slice(0, -2)}, from 1.`;
+      return "The document _id.";
+    case "position":
+      return `Position (from 1) of the element in ${column.mongoPath}.`;
     case "user":
-      return `Mongo ${column.mongoPath}: user snapshot, resolved to lml_users.main (ghost users included).`;
+      return `${path === "" ? "The element" : path}._id (FK to ${
+        n.users ?? "the users"
+      }.main, ghosts included; NULL when the snapshot has no _id).`;
     case "timestamp":
-      return `Mongo ${column.mongoPath}: any timestamp variant${
-        column.fallback === "oid_time"
-          ? "; when missing or garbage, the time inside the ObjectId _id"
-          : column.fallback === "created_at"
-          ? "; when missing or garbage, created_at"
-          : ""
-      }.`;
+      return column.fallback === "oid_time"
+        ? `${path}, else the ObjectId time of _id.`
+        : column.fallback === "created_at"
+        ? `${path}, else created_at.`
+        : `${path}, any timestamp variant; NULL when missing or garbage.`;
+    case "bool":
+      return column.missingAs === undefined
+        ? `${path} in any spelling.`
+        : `${path} in any spelling, missing = ${column.missingAs}.`;
     default:
-      return `Mongo ${column.mongoPath}.`;
+      return path === "" ? `The element of ${draft.collection}.${column.mongoPath}.` : `${path}.`;
   }
 }
 
 function renderTables(draft: CollectionDraft, n: Names): string {
   const s = n.schema;
-  const tableNames = draft.tables.map((t) => t.name);
-  if (hasTimestamps(draft)) tableNames.push("garbage_timestamps");
-  if (draft.userColumns.length > 0 && n.users) tableNames.push("unresolvable_snapshots");
+  const names = draft.tables.map((t) => t.name);
+  if (hasTimestamps(draft)) names.push("garbage_timestamps");
+  if (hasSnapshotTable(draft, n)) names.push("unresolvable_snapshots");
   const out = [
     `-- ${s} tables: ${
-      tableNames.join(", ")
-    } (drafted by \`scaffold\` from the profile of ${draft.collection}; review every TODO).`,
+      names.join(", ")
+    }. Drafted by scaffold from the profile of ${draft.collection}: review every TODO.`,
     "",
   ];
+  const comments: string[] = [];
   for (const table of draft.tables) {
-    const isMain = table.name === "main";
     out.push(`create table ${s}.${table.name} (`);
-    const lines = table.columns.map((c) => {
-      const todo = c.todo ? `  -- TODO: ${c.todo}\n` : "";
-      const notNull = c.kind === "key" || c.kind === "ordinal" ? " not null" : "";
-      return `${todo}  ${c.name} ${c.type}${notNull}`;
-    });
-    lines.push(
-      isMain
-        ? `  primary key (${draft.primaryKey})`
-        : `  primary key (${draft.primaryKey}, ordinal)`,
-    );
-    out.push(lines.join(",\n"), ");");
     out.push(
-      isMain
-        ? `comment on table ${s}.main is ${
-          literal(
-            `One row per document of ${draft.collection} (soft-deleted ones too). TODO: say what a ${draft.entity} is.`,
-          )
-        };`
-        : `comment on table ${s}.${table.name} is ${
-          literal(`One row per element of the Mongo array ${table.mongoPath}, in array order.`)
-        };`,
+      table.columns.map((c) => {
+        const todo = c.todo ? `  -- TODO: ${c.todo}\n` : "";
+        const notNull = c.kind === "key" || c.kind === "position" || c.missingAs !== undefined
+          ? " not null"
+          : "";
+        return `${todo}  ${c.name} ${c.type}${notNull}`;
+      }).join(",\n"),
+      ");",
+      "",
+    );
+    comments.push(
+      `comment on table ${s}.${table.name} is ${
+        literal(
+          table.name === "main"
+            ? `One row per document of ${draft.collection} (soft-deleted ones included). TODO: say what a ${draft.entity} is.`
+            : `${table.mongoPath}[]: one row per element, in array order.`,
+        )
+      };`,
     );
     for (const c of table.columns) {
-      out.push(`comment on column ${s}.${table.name}.${c.name} is ${literal(columnComment(c))};`);
+      comments.push(
+        `comment on column ${s}.${table.name}.${c.name} is ${literal(columnComment(draft, c, n))};`,
+      );
     }
-    out.push("");
+    comments.push("");
   }
   if (hasTimestamps(draft)) {
+    const paths = draft.tables.flatMap((t) =>
+      t.columns.filter((c) => c.kind === "timestamp").map((c) => mongoPath(c.mongoPath))
+    );
     out.push(
       `create table ${s}.garbage_timestamps (`,
       "  document_id text not null,",
       "  path text not null,",
-      "  value jsonb",
+      "  value jsonb not null",
       ");",
+      "",
+    );
+    comments.push(
       `comment on table ${s}.garbage_timestamps is ${
-        literal("Timestamps no variant parses (stored as NULL): document, Mongo path, raw value.")
+        literal(`Unparseable timestamps (${paths.join(", ")}), stored as NULL.`)
       };`,
+      `comment on column ${s}.garbage_timestamps.document_id is 'The document _id.';`,
+      `comment on column ${s}.garbage_timestamps.path is ${
+        literal(`Mongo path: ${paths.join(", ")}.`)
+      };`,
+      `comment on column ${s}.garbage_timestamps.value is 'The value as found.';`,
       "",
     );
   }
-  if (draft.userColumns.length > 0 && n.users) {
+  if (hasSnapshotTable(draft, n)) {
+    const paths = draft.userColumns.map(({ column }) => mongoPath(column.mongoPath));
     out.push(
       `create table ${s}.unresolvable_snapshots (`,
       "  document_id text not null,",
       "  path text not null,",
-      "  snapshot jsonb",
+      "  snapshot jsonb not null",
       ");",
+      "",
+    );
+    comments.push(
       `comment on table ${s}.unresolvable_snapshots is ${
-        literal("User snapshots without _id (their FK is NULL): document, Mongo path, snapshot.")
+        literal(`User snapshots without _id (${paths.join(", ")}).`)
       };`,
+      `comment on column ${s}.unresolvable_snapshots.document_id is 'The document _id.';`,
+      `comment on column ${s}.unresolvable_snapshots.path is ${
+        literal(`Mongo path: ${paths.join(", ")}.`)
+      };`,
+      `comment on column ${s}.unresolvable_snapshots.snapshot is 'The snapshot as found.';`,
       "",
     );
   }
-  return out.join("\n");
+  return [...out, ...comments].join("\n").replace(/\n+$/, "\n");
 }
 
 function renderInsert(draft: CollectionDraft, table: TableDraft, n: Names): string {
@@ -238,9 +265,14 @@ function renderInsert(draft: CollectionDraft, table: TableDraft, n: Names): stri
   const isMain = table.name === "main";
   const json = jsonColumns(table);
   const base = isMain ? "r.doc" : "e.value";
+  const elements = (alias: string) => [
+    "cross join lateral jsonb_array_elements(",
+    `  ${asArray(access("r.doc", table.arrayKeys))}`,
+    `) ${alias}`,
+  ];
   const out = [
     isMain
-      ? `-- ${s}.main: one row per raw document of ${n.raw}.`
+      ? `-- ${s}.main: one row per document of ${n.raw}.`
       : `-- ${s}.${table.name}: one row per element of ${table.mongoPath}, in array order.`,
     "",
     `insert into ${s}.${table.name} (`,
@@ -250,16 +282,9 @@ function renderInsert(draft: CollectionDraft, table: TableDraft, n: Names): stri
     table.columns.map((c) => `  ${valueExpression(draft, table, c, n)}`).join(",\n"),
     `from ${n.raw} as r`,
   ];
-  if (!isMain) {
-    const array = access("r.doc", table.arrayKeys);
-    out.push(
-      "cross join lateral jsonb_array_elements(",
-      `  ${asArray(array)}`,
-      ") with ordinality as e(value, ordinal)",
-    );
-  }
+  if (!isMain) out.push(...elements("with ordinality as e(value, position)"));
   if (json.length > 0) {
-    // Helpers are inlined SQL functions: hand them columns, so each path is read once.
+    // The helpers are inlined SQL functions: hand them columns, so each path is read once.
     out.push(
       "cross join lateral (",
       "  select",
@@ -273,22 +298,18 @@ function renderInsert(draft: CollectionDraft, table: TableDraft, n: Names): stri
   if (stamps.length > 0) {
     out.push(
       "",
-      `-- Timestamps no variant parses: NULL above, recorded here.`,
+      "-- Timestamps no variant parses: NULL above, recorded here.",
       `insert into ${s}.garbage_timestamps (document_id, path, value)`,
       "select r._id, v.path, v.value",
       `from ${n.raw} as r`,
     );
-    if (!isMain) {
-      out.push(
-        "cross join lateral jsonb_array_elements(",
-        `  ${asArray(access("r.doc", table.arrayKeys))}`,
-        ") as e(value)",
-      );
-    }
+    if (!isMain) out.push(...elements("as e(value)"));
     out.push(
       "cross join lateral (",
       "  values",
-      stamps.map((c) => `    (${literal(c.mongoPath)}, ${access(base, c.keys)})`).join(",\n"),
+      stamps.map((c) => `    (${literal(mongoPath(c.mongoPath))}, ${access(base, c.keys)})`).join(
+        ",\n",
+      ),
       ") as v(path, value)",
       `where ${n.util}.is_garbage_ts(v.value);`,
     );
@@ -296,11 +317,13 @@ function renderInsert(draft: CollectionDraft, table: TableDraft, n: Names): stri
   return out.join("\n") + "\n";
 }
 
-function renderGhostUsers(draft: CollectionDraft, n: Names): string {
+function renderGhosts(draft: CollectionDraft, n: Names): string {
   const s = n.schema;
+  const paths = draft.userColumns.map(({ column }) => mongoPath(column.mongoPath));
   if (!n.users) {
     return [
-      `-- ${s}: user snapshots (TODO: the pipeline has no users schema; resolve them by hand).`,
+      `-- User snapshots of ${s} (${paths.join(", ")}).`,
+      "-- TODO: the pipeline has no lml_users schema, so they are not resolved to users.",
       "select 1;",
       "",
     ].join("\n");
@@ -310,21 +333,22 @@ function renderGhostUsers(draft: CollectionDraft, n: Names): string {
   const seen = main.columns.find((c) => c.fallback === "created_at") ??
     main.columns.find((c) => c.fallback === "oid_time");
   const selects = draft.userColumns.map(({ table, column }) => {
-    const t = draft.tables.find((x) => x.name === table)!;
-    if (t.name === "main") {
-      return `  select r._id, ${literal(column.mongoPath)}, ${access("r.doc", column.keys)}\n` +
-        `  from ${n.raw} as r`;
+    const path = literal(mongoPath(column.mongoPath));
+    if (table === "main") {
+      return `  select r._id, ${path}, ${access("r.doc", column.keys)}\n  from ${n.raw} as r`;
     }
-    return `  select r._id, ${literal(column.mongoPath)}, ${access("e.value", column.keys)}\n` +
-      `  from ${n.raw} as r\n` +
-      `  cross join lateral jsonb_array_elements(\n` +
-      `    ${asArray(access("r.doc", t.arrayKeys))}\n` +
-      "  ) as e(value)";
+    const t = draft.tables.find((x) => x.name === table)!;
+    return [
+      `  select r._id, ${path}, ${access("e.value", column.keys)}`,
+      `  from ${n.raw} as r`,
+      "  cross join lateral jsonb_array_elements(",
+      `    ${asArray(access("r.doc", t.arrayKeys))}`,
+      "  ) as e(value)",
+    ].join("\n");
   });
   return [
-    `-- ${s}: every user snapshot resolves to ${n.users}.main; missing users become ghosts, snapshots without _id are recorded.`,
+    `-- Ghost users referenced by ${s} (${paths.join(", ")}); snapshots without _id are recorded.`,
     "",
-    `drop table if exists pg_temp.${refs};`,
     `create temp table ${refs} as`,
     "with snapshots (document_id, path, snapshot) as (",
     selects.join("\n  union all\n"),
@@ -342,29 +366,30 @@ function renderGhostUsers(draft: CollectionDraft, n: Names): string {
     "where jsonb_typeof(s.snapshot) in ('object', 'string');",
     "",
     `insert into ${s}.unresolvable_snapshots (document_id, path, snapshot)`,
-    `select document_id, path, snapshot from pg_temp.${refs}`,
+    `select document_id, path, snapshot from ${refs}`,
     `where ${n.util}.is_unresolvable(snapshot);`,
     "",
-    `call ${n.util}.add_ghost_users('pg_temp.${refs}');`,
-    "",
-    `drop table pg_temp.${refs};`,
+    `call ${n.util}.add_ghost_users('${refs}');`,
+    `drop table ${refs};`,
     "",
   ].join("\n");
 }
 
 function renderConstraints(draft: CollectionDraft, n: Names): string {
   const s = n.schema;
+  const pk = draft.primaryKey;
   const out = [
-    `-- ${s} constraints: FKs to main and to ${n.users ?? "the users"}.main, and their indexes.`,
+    `-- Primary keys, foreign keys and indexes of ${s}, added once the rows (ghosts included) exist.`,
     "",
+    `alter table ${s}.main add constraint main_pkey primary key (${pk});`,
   ];
   for (const table of draft.tables.slice(1)) {
     out.push(
-      `alter table ${s}.${table.name}`,
-      `  add constraint ${constraintName(table.name, draft.primaryKey, "fkey")}`,
-      `  foreign key (${draft.primaryKey}) references ${s}.main (${draft.primaryKey}) on delete cascade;`,
+      `alter table ${s}.${table.name} add primary key (${pk}, position);`,
+      `alter table ${s}.${table.name} add foreign key (${pk}) references ${s}.main (${pk});`,
     );
   }
+  const indexes: string[] = [];
   for (const { table, column } of draft.userColumns) {
     if (!n.users) {
       out.push(`-- TODO: ${s}.${table}.${column.name} has no users table to reference.`);
@@ -373,21 +398,26 @@ function renderConstraints(draft: CollectionDraft, n: Names): string {
     out.push(
       `alter table ${s}.${table}`,
       `  add constraint ${constraintName(table, column.name, "fkey")}`,
-      `  foreign key (${column.name}) references ${n.users}.main (user_id);`,
-      `create index ${
-        constraintName(table, column.name, "idx")
-      } on ${s}.${table} (${column.name});`,
+      `    foreign key (${column.name}) references ${n.users}.main (user_id);`,
     );
+    indexes.push(`create index on ${s}.${table} (${column.name});`);
   }
-  const refs = draft.tables.flatMap((t) =>
-    t.columns.filter((c) => c.kind === "oid" && c.todo).map((c) => `${s}.${t.name}.${c.name}`)
-  );
-  for (const ref of refs) {
-    out.push(`-- TODO: ${ref} may reference another collection: add its FK here.`);
+  for (const t of draft.tables) {
+    for (const c of t.columns.filter((c) => c.kind === "oid" && c.todo)) {
+      out.push(`-- TODO: ${s}.${t.name}.${c.name} may reference another collection: add its FK.`);
+    }
   }
-  if (out.length === 2) {
-    out.push("-- No foreign keys: main has no arrays and no user references.", "select 1;");
+  const main = draft.tables[0]!;
+  for (const name of ["is_deleted", "created_at"]) {
+    if (main.columns.some((c) => c.name === name)) {
+      indexes.push(`create index on ${s}.main (${name});`);
+    }
   }
+  if (hasTimestamps(draft)) indexes.push(`create index on ${s}.garbage_timestamps (document_id);`);
+  if (hasSnapshotTable(draft, n)) {
+    indexes.push(`create index on ${s}.unresolvable_snapshots (document_id);`);
+  }
+  out.push("", ...indexes, "", `analyze ${s}.main;`);
   return out.join("\n") + "\n";
 }
 
@@ -441,7 +471,7 @@ function renderChecks(draft: CollectionDraft, n: Names): DraftFile[] {
         `-- check: ${constraintName(s, "main_not_empty")}`,
         "-- severity: warn",
         `-- description: ${s}.main has rows whenever ${n.raw} has documents (TODO: write real checks)`,
-        `select 'no rows' as problem`,
+        "select 'no rows' as problem",
         `where exists (select from ${n.raw}) and not exists (select from ${s}.main)`,
         "",
       ].join("\n"),

@@ -15,28 +15,14 @@ const REPO_SQL = new URL("../../sql/", import.meta.url).pathname;
 
 type Doc = Record<string, unknown>;
 
-// TEMPORARY until sql/lml_users lands.
-const USERS_STUB = `-- users stub
-create table lml_users.main (user_id text primary key, username text, first_name text,
-  last_name text, email text, is_active boolean, is_deleted boolean,
-  is_ghost boolean not null default false, ghost_seen_at timestamptz);
-insert into lml_users.main (user_id, username, is_active, is_deleted)
-select _id, doc ->> 'username', true, false from lml_raw.lml_users_mesa4core;
-`;
-
 /** A temp copy of sql/ holding the shared helpers, lml_users and a config with users only. */
 async function sqlCopy(): Promise<
   { dir: string; sqlDir: string; configPath: string } & AsyncDisposable
 > {
   const dir = await Deno.makeTempDir({ prefix: "lml_scaffold_" });
   const sqlDir = `${dir}/sql`;
-  await copyDir(`${REPO_SQL}_shared`, `${sqlDir}/_shared`);
-  try {
-    await copyDir(`${REPO_SQL}lml_users`, `${sqlDir}/lml_users`);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    await Deno.mkdir(`${sqlDir}/lml_users`);
-    await Deno.writeTextFile(`${sqlDir}/lml_users/010_main.sql`, USERS_STUB);
+  for (const folder of ["_shared", "lml_users"]) {
+    await copyDir(`${REPO_SQL}${folder}`, `${sqlDir}/${folder}`);
   }
   const real = await loadConfig(`${REPO_SQL}pipeline.yaml`);
   const users = real.collections.find((c) => c.name === USERS)!;
@@ -193,9 +179,19 @@ Deno.test("scaffoldCollection() drafts a schema for an unknown collection that r
   const [{ count: missingCreated }] = await db.sql<[{ count: number }]>`
     select count(*)::int as count from lml_notifications.main where created_at is null`;
   assert.equal(missingCreated, 0);
-  const garbage = await db.sql<{ path: string }[]>`
-    select path from lml_notifications.garbage_timestamps`;
-  assert.ok(garbage.some((g) => g.path === "sentAt"), "the forced garbage sentAt is recorded");
+  const garbage = await db.sql<{ path: string; n: number }[]>`
+    select path, count(*)::int as n from lml_notifications.garbage_timestamps group by path`;
+  const isGarbage = (v: unknown) => typeof v === "string" && ["", "N/A", "0000-00-00"].includes(v);
+  const expected: Record<string, number> = {};
+  const tally = (path: string, v: unknown) => {
+    if (isGarbage(v)) expected[path] = (expected[path] ?? 0) + 1;
+  };
+  for (const d of notifications) {
+    for (const k of ["sentAt", "createdAt", "updatedAt"]) tally(k, d[k]);
+    for (const c of d.channels as Doc[]) tally("channels.at", c.at);
+  }
+  assert.ok((expected.sentAt ?? 0) > 0, "the sample has a garbage sentAt");
+  assert.deepEqual(Object.fromEntries(garbage.map((g) => [g.path, g.n])), expected);
 });
 
 Deno.test("scaffoldCollection() types the columns from the profile and writes the conventions' tables", async () => {
@@ -217,7 +213,7 @@ Deno.test("scaffoldCollection() types the columns from the profile and writes th
   const channels = result.draft.tables.find((t) => t.name === "channels");
   assert.deepEqual(channels?.columns.map((c) => [c.name, c.type]), [
     ["notification_id", "text"],
-    ["ordinal", "integer"],
+    ["position", "integer"],
     ["at", "timestamptz"],
     ["status", "text"],
     ["type", "text"],
@@ -229,7 +225,7 @@ Deno.test("scaffoldCollection() types the columns from the profile and writes th
     "010_tables.sql",
     "020_main.sql",
     "030_channels.sql",
-    "080_ghost_users.sql",
+    "080_ghosts.sql",
     "090_constraints.sql",
     "checks",
   ]);
@@ -239,12 +235,12 @@ Deno.test("scaffoldCollection() types the columns from the profile and writes th
   assert.match(tables, /create table lml_notifications\.unresolvable_snapshots \(/);
   assert.match(
     tables,
-    /comment on column lml_notifications\.channels\.type is 'Mongo channels\[\]\.type\.';/,
+    /comment on column lml_notifications\.channels\.type is 'channels\.type\.';/,
   );
   assert.match(tables, /-- TODO: /);
   const main020 = await Deno.readTextFile(`${result.folder}/020_main.sql`);
   assert.match(main020, /coalesce\(lml_util\.ts\(d\.created_at\), lml_util\.oid_time\(r\._id\)\)/);
-  const ghosts = await Deno.readTextFile(`${result.folder}/080_ghost_users.sql`);
+  const ghosts = await Deno.readTextFile(`${result.folder}/080_ghosts.sql`);
   assert.match(ghosts, /call lml_util\.add_ghost_users\(/);
 });
 
