@@ -8,6 +8,14 @@ import { createLogger, type Logger } from "./log.ts";
 import { setting } from "./env.ts";
 import { connect, redactUrl, type Sql } from "./db.ts";
 import { managedSchemas, resetDatabase } from "./reset.ts";
+import { selectCollections } from "./config.ts";
+import { RunError } from "./errors.ts";
+import { resolveDatabase } from "./embedded.ts";
+import { runChecks, runTransforms } from "./runner.ts";
+import { buildPlan, formatPlan } from "./plan.ts";
+import type { RunResult } from "./reports.ts";
+import { extractCollections } from "../extract/extract.ts";
+import { generateSample } from "./sample/mod.ts";
 
 /** Parsed flags, as main.ts gives them. */
 export interface Flags {
@@ -59,19 +67,19 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Load MongoDB collections (server or dump) raw into lml_raw as JSONB",
     usage: "extract [--source <mongodb-url|dump-dir>] [--database-url <url>] [--select <names>]",
     flags: [...COMMON, "source", "database-url", "select", "concurrency"],
-    run: notYet("extract"),
+    run: runExtract,
   },
   transform: {
     summary: "Rebuild the normalized schemas from lml_raw with sql/, then run the checks",
     usage: "transform [--database-url <url>] [--select <names>] [--dry-run] [--reports <dir>]",
     flags: [...COMMON, "database-url", "select", "dry-run", "reports"],
-    run: notYet("transform"),
+    run: runTransform,
   },
   assert: {
     summary: "Run the assertion checks against the current data and write the reports",
     usage: "assert [--database-url <url>] [--select <names>] [--reports <dir>]",
     flags: [...COMMON, "database-url", "select", "reports"],
-    run: notYet("assert"),
+    run: runAssert,
   },
   refresh: {
     summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
@@ -83,7 +91,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Show the SQL files in run order, what changed since the last run, and the graph",
     usage: "plan [--database-url <url>] [--select <names>]",
     flags: [...COMMON, "database-url", "select"],
-    run: notYet("plan"),
+    run: runPlan,
   },
   reset: {
     summary: "Drop every schema the config names (raw, normalized, meta) after confirmation",
@@ -108,7 +116,7 @@ export const COMMANDS: Record<string, Command> = {
     usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json]",
     flags: [...COMMON, "scale", "seed", "format"],
     args: 1,
-    run: notYet("generate"),
+    run: runGenerate,
   },
   profile: {
     summary: "Profile a raw collection's fields (types, presence, hints), entirely in SQL",
@@ -230,23 +238,141 @@ export function databaseUrlFlag(flags: Flags): string | undefined {
   return flags["database-url"] ?? setting("DATABASE_URL");
 }
 
-/** Opens the target database named by the flags for the duration of `fn`. */
+/**
+ * Opens the target database for the duration of `fn`: --database-url, $DATABASE_URL or .env,
+ * else the embedded PostgreSQL (one session at a time, so a pool of one).
+ */
 export async function withDatabase<T>(
   ctx: CommandContext,
   fn: (sql: Sql, url: string) => Promise<T>,
   options: { application?: string } = {},
 ): Promise<T> {
-  const url = databaseUrlFlag(ctx.flags);
-  if (!url) {
-    throw new UsageError("no target database", { hint: "pass --database-url or set DATABASE_URL" });
-  }
-  const sql = connect(url, { application: options.application ?? "lml", max: 4 });
+  await using database = await resolveDatabase({
+    databaseUrl: databaseUrlFlag(ctx.flags),
+    logger: ctx.logger,
+  });
+  const sql = connect(database.url, {
+    application: options.application ?? "lml",
+    max: database.isEmbedded ? 1 : 4,
+  });
   try {
-    ctx.logger.debug("connected", { database: redactUrl(url) });
-    return await fn(sql, url);
+    ctx.logger.debug("connected", { database: redactUrl(database.url) });
+    return await fn(sql, database.url);
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/** The source from --source or $MONGO_URL (or .env). */
+function sourceFlag(flags: Flags): string {
+  const source = flags.source ?? setting("MONGO_URL");
+  if (!source) {
+    throw new UsageError("no source given", {
+      hint: "pass --source <mongodb-url | dump-dir> or set MONGO_URL",
+    });
+  }
+  return source;
+}
+
+/** Logs where the reports are and turns a failed run into its error. */
+function finishRun(ctx: CommandContext, result: RunResult): number {
+  if (result.reports) {
+    ctx.logger.info(`reports: ${result.reports.markdown}`, { junit: result.reports.junit });
+  }
+  if (result.status !== "failed") return 0;
+  if (result.failedChecks.length > 0) {
+    ctx.logger.error(`failed error checks: ${result.failedChecks.join(", ")}`);
+  }
+  throw result.error ?? new RunError(`${result.command} ${result.runId} failed`);
+}
+
+async function runExtract(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectCollections(config, selectFlag(ctx.flags), { downstream: false }).map((c) =>
+    c.name
+  );
+  const source = sourceFlag(ctx.flags);
+  return await withDatabase(ctx, async (sql) => {
+    const results = await extractCollections(sql, config, {
+      source,
+      select,
+      logger: ctx.logger,
+      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+    });
+    const failed = results.filter((r) => r.status === "failed");
+    if (failed.length === 0) return 0;
+    throw new RunError(
+      `${failed.length} of ${results.length} collections failed to extract; their previous raw data is unchanged:\n` +
+        failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
+    );
+  }, { application: "lml extract" });
+}
+
+async function runTransform(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectFlag(ctx.flags);
+  if (ctx.flags["dry-run"]) {
+    selectCollections(config, select);
+    const plan = await buildPlan(undefined, config, { select });
+    console.log(formatPlan(plan));
+    return 0;
+  }
+  return await withDatabase(ctx, async (sql) => {
+    const result = await runTransforms(sql, config, {
+      select,
+      logger: ctx.logger,
+      reportsDir: ctx.flags.reports ?? "reports",
+    });
+    return finishRun(ctx, result);
+  }, { application: "lml transform" });
+}
+
+async function runAssert(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectFlag(ctx.flags);
+  return await withDatabase(ctx, async (sql) => {
+    const result = await runChecks(sql, config, {
+      select,
+      logger: ctx.logger,
+      reportsDir: ctx.flags.reports ?? "reports",
+    });
+    return finishRun(ctx, result);
+  }, { application: "lml assert" });
+}
+
+async function runPlan(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectFlag(ctx.flags);
+  const url = databaseUrlFlag(ctx.flags);
+  const plan = url === undefined
+    ? await buildPlan(undefined, config, { select })
+    : await withDatabase(ctx, (sql) => buildPlan(sql, config, { select }), {
+      application: "lml plan",
+    });
+  console.log(formatPlan(plan));
+  return 0;
+}
+
+async function runGenerate(ctx: CommandContext): Promise<number> {
+  const [dir] = ctx.args as [string];
+  const format = ctx.flags.format ?? "bson";
+  if (format !== "bson" && format !== "json") {
+    throw new UsageError(`--format must be bson or json, not "${format}"`);
+  }
+  const started = performance.now();
+  const manifest = await generateSample(dir, {
+    scale: numberFlag(ctx.flags, "scale", 1),
+    seed: numberFlag(ctx.flags, "seed", 1),
+    format,
+  });
+  const documents = Object.values(manifest.collections).reduce((n, c) => n + c.documents, 0);
+  ctx.logger.info(
+    `wrote ${documents} documents to ${dir}/${manifest.database} and ${dir}/manifest.json`,
+    {
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    },
+  );
+  return 0;
 }
 
 async function runReset(ctx: CommandContext): Promise<number> {

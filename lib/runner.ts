@@ -5,6 +5,7 @@
  * reported (report.md, junit.xml, report.json), failed runs included.
  * @module
  */
+import { peakRssBytes } from "./metrics.ts";
 import type postgres from "postgres";
 import { type PipelineConfig, selectCollections } from "./config.ts";
 import { quoteIdent, type Sql } from "./db.ts";
@@ -128,18 +129,6 @@ function checkRunId(runId: string): string {
     );
   }
   return runId;
-}
-
-/** Peak resident memory of this process (VmHWM on Linux, else the current RSS). */
-export function peakRssBytes(): number {
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-    if (match) return Number(match[1]) * 1024;
-  } catch {
-    // not Linux: fall through
-  }
-  return Deno.memoryUsage().rss;
 }
 
 /**
