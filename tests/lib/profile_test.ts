@@ -212,6 +212,13 @@ Deno.test("profileCollection() computes number, date and array length ranges", a
   assert.equal(Number(price.minNumber), Math.min(...prices));
   assert.equal(Number(price.maxNumber), Math.max(...prices));
   assert.equal(price.examples.length, 3);
+  assert.equal(counter.integral, true);
+  assert.equal(price.integral, prices.every(Number.isInteger));
+  assert.equal(createdAt.integral, null);
+
+  // read: true/false, "true", 0 and 1 all read as booleans.
+  const reads = docs.filter((d) => d.doc.read !== null && d.doc.read !== undefined).length;
+  assert.equal(field(profile.fields, "read").booleanLike, reads);
 });
 
 Deno.test("profileCollection() hints at user snapshots, catalogs, mixed timestamps and variable objects", async () => {
