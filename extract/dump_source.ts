@@ -57,9 +57,8 @@ export async function openDumpSource(
       }
     }
     throw new SourceError(
-      `no dump file for collection ${collection} in ${dir} (looked for ${
-        ENDINGS.map((e) => collection + e).join(", ")
-      })`,
+      `no dump file for collection ${collection} in ${dir} (looked for ${collection}` +
+        `{${ENDINGS.join(",")}})`,
       { location: dir },
     );
   };

@@ -104,10 +104,9 @@ export class EjsonWriter {
     this.buf = new Uint8Array(options.initialSize ?? 65536);
   }
 
-  /** Returns the bytes written so far (a fresh array) and empties the writer. */
+  /** Returns a copy of the bytes written so far and empties the writer (keeping its buffer). */
   take(): Uint8Array {
-    const out = this.buf.subarray(0, this.pos);
-    this.buf = new Uint8Array(Math.max(this.buf.length, 65536));
+    const out = this.buf.slice(0, this.pos);
     this.pos = 0;
     return out;
   }

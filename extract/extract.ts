@@ -170,7 +170,13 @@ export async function stageCollection(
       ...(options.batchBytes ? { batchBytes: options.batchBytes } : {}),
       onProgress: (c, consumed) => tracker?.update({ ...c, consumed }),
     });
+    const loaded = performance.now();
     await finishStaging(reserved, target);
+    logger.debug(`${collection}: staged`, {
+      method,
+      load_s: Number(((loaded - started) / 1000).toFixed(3)),
+      primary_key_s: Number(((performance.now() - loaded) / 1000).toFixed(3)),
+    });
     tracker?.finish("staged");
     return {
       collection,
