@@ -16,6 +16,10 @@ import { buildPlan, formatPlan } from "./plan.ts";
 import type { RunResult } from "./reports.ts";
 import { extractCollections } from "../extract/extract.ts";
 import { generateSample } from "./sample/mod.ts";
+import { refresh } from "./refresh.ts";
+import { profileCollection } from "./profile.ts";
+import { formatProfile, writeProfileReports } from "./profile_format.ts";
+import { scaffoldCollection } from "./scaffold.ts";
 
 /** Parsed flags, as main.ts gives them. */
 export interface Flags {
@@ -85,7 +89,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
     usage: "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>]",
     flags: [...COMMON, "source", "database-url", "reports", "concurrency"],
-    run: notYet("refresh"),
+    run: runRefresh,
   },
   plan: {
     summary: "Show the SQL files in run order, what changed since the last run, and the graph",
@@ -123,14 +127,14 @@ export const COMMANDS: Record<string, Command> = {
     usage: "profile <collection> [--database-url <url>] [--sample-size <n>] [--reports <dir>]",
     flags: [...COMMON, "database-url", "sample-size", "reports"],
     args: 1,
-    run: notYet("profile"),
+    run: runProfile,
   },
   scaffold: {
     summary: "Draft sql/<schema>/ for a new collection from its profile",
     usage: "scaffold <collection> [--schema <name>] [--database-url <url>]",
     flags: [...COMMON, "database-url", "schema", "sample-size"],
     args: 1,
-    run: notYet("scaffold"),
+    run: runScaffold,
   },
 };
 
@@ -207,7 +211,7 @@ export async function runCommand(
   if (format !== "text" && format !== "json") {
     throw new UsageError(`--log-format must be text or json, not "${format}"`);
   }
-  using logger = createLogger({ format, debug: flags.debug ?? false });
+  const logger = createLogger({ format, debug: flags.debug ?? false });
   let config: PipelineConfig | undefined;
   return await command.run({
     flags,
@@ -244,7 +248,7 @@ export function databaseUrlFlag(flags: Flags): string | undefined {
  */
 export async function withDatabase<T>(
   ctx: CommandContext,
-  fn: (sql: Sql, url: string) => Promise<T>,
+  fn: (sql: Sql, database: { url: string; isEmbedded: boolean }) => Promise<T>,
   options: { application?: string } = {},
 ): Promise<T> {
   await using database = await resolveDatabase({
@@ -257,7 +261,7 @@ export async function withDatabase<T>(
   });
   try {
     ctx.logger.debug("connected", { database: redactUrl(database.url) });
-    return await fn(sql, database.url);
+    return await fn(sql, database);
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -351,6 +355,55 @@ async function runPlan(ctx: CommandContext): Promise<number> {
     });
   console.log(formatPlan(plan));
   return 0;
+}
+
+async function runRefresh(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const source = sourceFlag(ctx.flags);
+  return await withDatabase(ctx, async (sql, database) => {
+    const result = await refresh(sql, config, {
+      source,
+      logger: ctx.logger,
+      reportsDir: ctx.flags.reports ?? "reports",
+      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+      lock: !database.isEmbedded,
+    });
+    return finishRun(ctx, result);
+  }, { application: "lml refresh" });
+}
+
+async function runProfile(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const [collection] = ctx.args as [string];
+  return await withDatabase(ctx, async (sql) => {
+    const profile = await profileCollection(sql, collection, {
+      rawSchema: config.rawSchema,
+      sampleSize: numberFlag(ctx.flags, "sample-size", 10_000),
+    });
+    console.log(formatProfile(profile));
+    const paths = await writeProfileReports(profile, {
+      reportsDir: ctx.flags.reports ?? "reports",
+    });
+    ctx.logger.info(`profile written to ${paths.markdown} and ${paths.json}`);
+    return 0;
+  }, { application: "lml profile" });
+}
+
+async function runScaffold(ctx: CommandContext): Promise<number> {
+  const [collection] = ctx.args as [string];
+  return await withDatabase(ctx, async (sql) => {
+    const result = await scaffoldCollection(sql, collection, {
+      configPath: ctx.flags.config ?? DEFAULT_CONFIG_PATH,
+      ...(ctx.flags.schema ? { schema: ctx.flags.schema } : {}),
+      profileOptions: { sampleSize: numberFlag(ctx.flags, "sample-size", 10_000) },
+    });
+    for (const file of result.written) ctx.logger.info(`wrote ${file}`);
+    for (const todo of result.draft.todos) ctx.logger.info(`TODO ${todo}`);
+    ctx.logger.info(
+      `next: deno task transform --select ${result.draft.schema}, then review the TODOs`,
+    );
+    return 0;
+  }, { application: "lml scaffold" });
 }
 
 async function runGenerate(ctx: CommandContext): Promise<number> {

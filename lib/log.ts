@@ -35,26 +35,20 @@ export interface LoggerOptions {
   debug?: boolean;
   /** Write lines here instead of stderr (tests). Default: stderr. */
   write?: (line: string) => void;
-  /** Also append every line (JSON) to this file. Default: none. */
-  file?: string;
 }
 
 const encoder = new TextEncoder();
 
 /** Creates a logger; text lines are `HH:MM:SS message key=value`, JSON lines carry ts/level/msg. */
-export function createLogger(options: LoggerOptions = {}): Logger & Disposable {
+export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? "text";
   const write = options.write ??
     ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
-  const file = options.file
-    ? Deno.openSync(options.file, { create: true, append: true, write: true })
-    : undefined;
   const interactive = format === "text" && !options.write && Deno.stderr.isTerminal();
   const log = (level: Level, message: string, fields: Fields = {}) => {
     if (level === "debug" && !options.debug) return;
     const ts = new Date().toISOString();
     const json = redactText(JSON.stringify({ ts, level, msg: message, ...fields }));
-    if (file) file.writeSync(encoder.encode(json + "\n"));
     if (format === "json") return write(json);
     const extra = Object.entries(fields)
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
@@ -69,9 +63,6 @@ export function createLogger(options: LoggerOptions = {}): Logger & Disposable {
     error: (m, f) => log("error", m, f),
     debug: (m, f) => log("debug", m, f),
     interactive,
-    [Symbol.dispose]() {
-      file?.close();
-    },
   };
 }
 
@@ -100,4 +91,23 @@ export function heartbeat(
     });
   }, (options.seconds ?? 30) * 1000);
   return { [Symbol.dispose]: () => clearInterval(timer) };
+}
+
+/** A logger that forwards to `logger` and also appends every line as JSON to `path`. */
+export function withLogFile(logger: Logger, path: string): Logger & Disposable {
+  const file = Deno.openSync(path, { create: true, append: true, write: true });
+  const log = (level: Level, message: string, fields: Fields = {}) => {
+    logger.log(level, message, fields);
+    const line = { ts: new Date().toISOString(), level, msg: message, ...fields };
+    file.writeSync(encoder.encode(redactText(JSON.stringify(line)) + "\n"));
+  };
+  return {
+    log,
+    info: (m, f) => log("info", m, f),
+    warn: (m, f) => log("warn", m, f),
+    error: (m, f) => log("error", m, f),
+    debug: (m, f) => log("debug", m, f),
+    interactive: logger.interactive,
+    [Symbol.dispose]: () => file.close(),
+  };
 }

@@ -361,7 +361,8 @@ export async function runChecks(
   return result;
 }
 
-function emptyResult(
+/** A result with nothing run yet (status "planned"), to be filled in by the caller. */
+export function emptyResult(
   runId: string,
   command: RunResult["command"],
   selected: string[],
@@ -389,7 +390,11 @@ function emptyResult(
   };
 }
 
-async function startRun(
+/**
+ * Records a run as running in the ledger, outside any transaction (a run started earlier under
+ * the same id, e.g. by the refresh before its extraction, is taken over).
+ */
+export async function startRun(
   sql: Sql,
   metaSchema: string,
   run: { runId: string; command: string; selected: string[] },
@@ -397,11 +402,12 @@ async function startRun(
   await sql`
     insert into ${sql(metaSchema)}.runs (run_id, command, status, selected)
     values (${run.runId}, ${run.command}, 'running', ${run.selected}::text[])
+    on conflict (run_id) do update set status = 'running', selected = excluded.selected
   `;
 }
 
 /** Records the end of a run (outside its transaction), then writes the reports. */
-async function finishRun(
+export async function finishRun(
   sql: Sql,
   metaSchema: string,
   result: RunResult,
