@@ -155,7 +155,7 @@ export async function stageCollection(
   try {
     await createStaging(reserved, target);
     const forced = options.method && options.method !== "auto" ? options.method : state.forced;
-    const method = forced ?? await (state.method ??= copySupported(reserved, target).then(
+    const method = forced ?? await (state.method ??= copySupported(sql).then(
       (ok) => {
         if (!ok) logger.warn("COPY FROM STDIN is not supported here: loading with INSERTs");
         return ok ? "copy" : "insert";

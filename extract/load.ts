@@ -99,17 +99,19 @@ export async function createStaging(sql: Sql, options: { rawSchema: string; coll
 }
 
 /**
- * Probes whether `COPY ... FROM STDIN` works on this connection (PGlite, for one, refuses it),
- * by copying zero rows into the staging table of `collection`.
+ * Probes whether `COPY ... FROM STDIN` works on `sql` (PGlite, for one, refuses it) by copying
+ * zero rows into a temporary table, on a connection of its own that is discarded afterwards.
  */
 export async function copySupported(
   sql: Sql,
-  options: { rawSchema: string; collection: string; timeoutMs?: number },
+  options: { timeoutMs?: number } = {},
 ): Promise<boolean> {
-  const table = `${quoteIdent(options.rawSchema)}.${quoteIdent(stagingName(options.collection))}`;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let reserved: postgres.ReservedSql | undefined;
   try {
-    const copy = await openCopy(sql, `copy ${table} (_id) from stdin`);
+    reserved = await sql.reserve();
+    await reserved`create temporary table if not exists lml_copy_probe (x text)`;
+    const copy = await openCopy(reserved, "copy lml_copy_probe (x) from stdin");
     copy.stream.end();
     await Promise.race([
       copy.done,
@@ -120,11 +122,13 @@ export async function copySupported(
         );
       }),
     ]);
+    await reserved`drop table if exists lml_copy_probe`;
     return true;
   } catch {
     return false;
   } finally {
     clearTimeout(timer);
+    reserved?.release();
   }
 }
 

@@ -24,6 +24,7 @@ import {
   stageCollections,
   swapStaged,
 } from "../../extract/extract.ts";
+import { copySupported } from "../../extract/load.ts";
 import { freshDatabase } from "../support/db.ts";
 
 const USERS = "lml_users_mesa4core";
@@ -489,4 +490,12 @@ Deno.test("a named pipe works as a dump file", async () => {
   await writer;
   assert.equal(result?.status, "succeeded", result?.error);
   assert.equal(result.documents, 300);
+});
+
+Deno.test("copySupported() finds COPY FROM STDIN available on PostgreSQL", async () => {
+  await using db = await freshDatabase();
+  assert.equal(await copySupported(db.sql), true);
+  const [row] = await db.sql`select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and state = 'active' and query ilike 'copy%'`;
+  assert.equal(row!.n, 0);
 });
