@@ -151,16 +151,15 @@ export async function stageCollection(
   const total = await source.estimate(collection).catch(() => ({}));
   const tracker = state.progress?.start(collection, total);
   let counts = { documents: 0, bytes: 0, anomalies: 0 };
+  // Probe before reserving: the probe needs a connection of its own.
+  const forced = options.method && options.method !== "auto" ? options.method : state.forced;
+  const method = forced ?? await (state.method ??= copySupported(sql).then((ok) => {
+    if (!ok) logger.warn("COPY FROM STDIN is not supported here: loading with INSERTs");
+    return ok ? "copy" : "insert";
+  }));
   const reserved = await sql.reserve();
   try {
     await createStaging(reserved, target);
-    const forced = options.method && options.method !== "auto" ? options.method : state.forced;
-    const method = forced ?? await (state.method ??= copySupported(sql).then(
-      (ok) => {
-        if (!ok) logger.warn("COPY FROM STDIN is not supported here: loading with INSERTs");
-        return ok ? "copy" : "insert";
-      },
-    ));
     const location = await source.locate(collection);
     counts = await loadDocuments(reserved, source.read(collection), {
       ...target,

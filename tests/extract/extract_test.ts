@@ -17,7 +17,7 @@ import {
   Timestamp,
 } from "bson";
 import { loadConfig, type PipelineConfig } from "../../lib/config.ts";
-import type { Sql } from "../../lib/db.ts";
+import { connect, type Sql } from "../../lib/db.ts";
 import {
   dropStaged,
   extractCollections,
@@ -498,4 +498,25 @@ Deno.test("copySupported() finds COPY FROM STDIN available on PostgreSQL", async
   const [row] = await db.sql`select count(*)::int as n from pg_stat_activity
     where datname = current_database() and state = 'active' and query ilike 'copy%'`;
   assert.equal(row!.n, 0);
+});
+
+Deno.test("extractCollections() works on a pool of a single connection", async () => {
+  await using dump = await tempDump();
+  await using db = await freshDatabase();
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, bsonFile(manyDocs(30, "u")));
+  await Deno.writeFile(`${dump.db}/${GROUPS}.bson`, bsonFile(manyDocs(20, "g")));
+  const single = connect(db.url, { max: 1 });
+  try {
+    const results = await extractCollections(single, config, {
+      source: dump.dir,
+      select: [USERS, GROUPS],
+      concurrency: 2,
+    });
+    assert.deepEqual(results.map((r) => [r.status, r.documents]), [
+      ["succeeded", 30],
+      ["succeeded", 20],
+    ]);
+  } finally {
+    await single.end();
+  }
 });
