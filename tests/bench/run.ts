@@ -1,0 +1,360 @@
+/**
+ * BENCHMARK: `deno task bench [--scales 1,4] [--runs 3] [--stages extract,floor,transform,
+ * refresh,driver] [--database lml_bench] [--seed 1] [--driver-scale 0.1] [--quick]`.
+ *
+ * Generates (and caches under tests/bench/cache/) mesa4core dumps, then measures at each scale,
+ * each stage in a fresh process and several times: extract+load, the psql `\copy` floor of the
+ * same rows, transform + assert, the refresh end to end; and extraction through the MongoDB
+ * driver (MONGO_BENCH_URL, else the in-process test server). Prints a table and writes
+ * reports/bench.json. The database `--database` is created on the server at BENCH_DATABASE_URL
+ * (default postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadConfig } from "../../lib/config.ts";
+import { connect, quoteIdent, redactUrl, type Sql } from "../../lib/db.ts";
+import { insertSample } from "../../lib/sample/mod.ts";
+import { openTestMongo, withDatabase } from "../support/mongo.ts";
+import {
+  type BenchReport,
+  type ProcessStage,
+  renderTable,
+  type ScaleResult,
+  scalingStatement,
+  summarize,
+  targetVerdicts,
+  type TransformStage,
+} from "./report.ts";
+import {
+  CACHE_DIR,
+  type ChildRun,
+  ensureDump,
+  ensureFloorFiles,
+  freeBytes,
+  resetFloor,
+  runChild,
+  runFloor,
+} from "./stages.ts";
+
+const STAGES = ["extract", "floor", "transform", "refresh", "driver"] as const;
+const FLOOR_SCHEMA = "bench_floor";
+const REPORT = new URL("../../reports/bench.json", import.meta.url).pathname;
+
+function log(message: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+function parseOptions(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      scales: { type: "string", default: "1,4" },
+      runs: { type: "string", default: "3" },
+      database: { type: "string", default: "lml_bench" },
+      stages: { type: "string", default: STAGES.join(",") },
+      seed: { type: "string", default: "1" },
+      "driver-scale": { type: "string", default: "0.1" },
+      quick: { type: "boolean", default: false },
+    },
+  });
+  const stages = values.stages.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const stage of stages) {
+    if (!(STAGES as readonly string[]).includes(stage)) {
+      throw new TypeError(`unknown stage "${stage}": use ${STAGES.join(", ")}`);
+    }
+  }
+  const numbers = (text: string, flag: string) =>
+    text.split(",").map((s) => {
+      const n = Number(s);
+      if (!Number.isFinite(n) || n <= 0) throw new TypeError(`--${flag}: "${s}" is not > 0`);
+      return n;
+    });
+  quoteIdent(values.database);
+  return {
+    scales: values.quick ? [0.05] : numbers(values.scales, "scales"),
+    runs: values.quick ? 1 : Math.round(numbers(values.runs, "runs")[0]!),
+    database: values.database,
+    stages,
+    seed: Math.round(Number(values.seed)),
+    driverScale: values.quick ? 0.02 : numbers(values["driver-scale"], "driver-scale")[0]!,
+    quick: values.quick,
+  };
+}
+
+function databaseUrl(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function recreateDatabase(admin: Sql, database: string): Promise<void> {
+  await admin.unsafe(`drop database if exists ${quoteIdent(database)} with (force)`);
+  await admin.unsafe(`create database ${quoteIdent(database)}`);
+}
+
+function processStage(runs: ChildRun[]): ProcessStage {
+  const first = runs[0]!;
+  return {
+    seconds: summarize(runs.map((r) => r.seconds)),
+    wallSeconds: summarize(runs.map((r) => r.wallSeconds)),
+    peakRssBytes: summarize(runs.map((r) => r.peakRssBytes)),
+    docsPerSecond: summarize(runs.map((r) => r.documents / r.seconds)),
+    mbPerSecond: summarize(runs.map((r) => r.bytes / 1e6 / r.seconds)),
+    documents: first.documents,
+    bytes: first.bytes,
+  };
+}
+
+/** Median seconds per schema over runs (`_shared` helpers, `_checks` cross-schema checks). */
+function perSchema(runs: ChildRun[]): Record<string, number> {
+  const sums = runs.map((run) => {
+    const sum: Record<string, number> = {};
+    for (const f of run.files) {
+      const key = f.schema ?? (f.kind === "shared" ? "_shared" : "_checks");
+      sum[key] = (sum[key] ?? 0) + f.seconds;
+    }
+    return sum;
+  });
+  const keys = [...new Set(sums.flatMap((s) => Object.keys(s)))];
+  return Object.fromEntries(keys.map((k) => [k, summarize(sums.map((s) => s[k] ?? 0)).median]));
+}
+
+function transformStage(runs: ChildRun[]): TransformStage {
+  const paths = [...new Set(runs.flatMap((r) => r.files.map((f) => f.path)))];
+  const files = paths.map((path) => {
+    const hits = runs.flatMap((r) => r.files.filter((f) => f.path === path));
+    return {
+      path,
+      seconds: summarize(hits.map((f) => f.seconds)).median,
+      rows: hits[0]?.rows ?? 0,
+    };
+  });
+  return {
+    seconds: summarize(runs.map((r) => r.seconds)),
+    perSchema: perSchema(runs),
+    slowestFiles: files.sort((a, b) => b.seconds - a.seconds).slice(0, 5),
+    checks: runs[0]!.checks.total,
+    peakRssBytes: summarize(runs.map((r) => r.peakRssBytes)),
+  };
+}
+
+async function measureScale(
+  scale: number,
+  options: ReturnType<typeof parseOptions>,
+  ctx: { admin: Sql; url: string; collections: string[] },
+): Promise<ScaleResult> {
+  const need = Math.max(2, scale * 2) * 1e9;
+  const free = await freeBytes(CACHE_DIR);
+  if (scale > 1 && free < need) {
+    const message = `only ${(free / 1e9).toFixed(1)} GB free; scale ${scale} needs about ${
+      (need / 1e9).toFixed(0)
+    } GB (dump, COPY files and tables)`;
+    log(`skipping scale ${scale}: ${message}`);
+    return {
+      scale,
+      dump: { dir: "", documents: 0, bytes: 0, cached: false, generateSeconds: 0 },
+      skipped: message,
+    };
+  }
+  log(`scale ${scale}: preparing the dump`);
+  const dump = await ensureDump(scale, options.seed);
+  log(
+    dump.cached
+      ? `scale ${scale}: using the cached dump ${dump.dir}`
+      : `scale ${scale}: generated ${dump.dir} in ${dump.generateSeconds.toFixed(1)} s`,
+  );
+  const result: ScaleResult = { scale, dump };
+  await recreateDatabase(ctx.admin, options.database);
+  const has = (stage: string) => options.stages.includes(stage);
+  const checkpoint = async () => {
+    await ctx.admin.unsafe("checkpoint").catch(() => {});
+  };
+
+  const floorFiles = has("floor") ? await ensureFloorFiles(dump, ctx.collections) : undefined;
+  if (floorFiles) {
+    log(
+      `scale ${scale}: COPY files for the floor ${
+        floorFiles.cached ? "from the cache" : "rendered"
+      }`,
+    );
+  }
+  const extracts: ChildRun[] = [];
+  const floors: number[] = [];
+  for (let run = 1; run <= options.runs; run++) {
+    if (has("extract")) {
+      await checkpoint();
+      const r = await runChild("extract", ctx.url, { source: dump.dir });
+      log(
+        `scale ${scale} extract run ${run}: ${r.seconds.toFixed(2)} s, ${
+          (r.peakRssBytes / 1e6).toFixed(0)
+        } MB`,
+      );
+      extracts.push(r);
+    }
+    if (floorFiles) {
+      await resetFloor(ctx.url, FLOOR_SCHEMA);
+      await checkpoint();
+      const seconds = await runFloor(ctx.url, floorFiles, {
+        schema: FLOOR_SCHEMA,
+        collections: ctx.collections,
+      });
+      log(`scale ${scale} floor run ${run}: ${seconds.toFixed(2)} s`);
+      floors.push(seconds);
+    }
+  }
+  if (floorFiles) await resetFloor(ctx.url, FLOOR_SCHEMA);
+  if (extracts.length) result.extract = processStage(extracts);
+  if (floorFiles && floors.length) {
+    result.floor = {
+      seconds: summarize(floors),
+      docsPerSecond: summarize(floors.map((s) => dump.documents / s)),
+      copyTextBytes: floorFiles.bytes,
+      cached: floorFiles.cached,
+    };
+    if (result.extract) {
+      result.floorRatio = result.floor.seconds.median / result.extract.seconds.median;
+    }
+  }
+
+  if (has("transform")) {
+    if (!extracts.length) {
+      log(`scale ${scale}: loading the raw tables for the transform (not measured)`);
+      await runChild("extract", ctx.url, { source: dump.dir });
+    }
+    const runs: ChildRun[] = [];
+    for (let run = 1; run <= options.runs; run++) {
+      await checkpoint();
+      const r = await runChild("transform", ctx.url);
+      log(`scale ${scale} transform run ${run}: ${r.seconds.toFixed(2)} s`);
+      runs.push(r);
+    }
+    result.transform = transformStage(runs);
+  }
+
+  if (has("refresh")) {
+    const runs: ChildRun[] = [];
+    for (let run = 1; run <= options.runs; run++) {
+      await checkpoint();
+      const r = await runChild("refresh", ctx.url, { source: dump.dir });
+      log(
+        `scale ${scale} refresh run ${run}: ${r.seconds.toFixed(2)} s, ${
+          (r.peakRssBytes / 1e6).toFixed(0)
+        } MB`,
+      );
+      runs.push(r);
+    }
+    result.refresh = { ...processStage(runs), perSchema: perSchema(runs) };
+  }
+  return result;
+}
+
+async function measureDriver(
+  options: ReturnType<typeof parseOptions>,
+  url: string,
+): Promise<BenchReport["driver"]> {
+  const real = Deno.env.get("MONGO_BENCH_URL") || undefined;
+  await using mongo = real ? undefined : await openTestMongo({ database: "lml_bench_source" });
+  const source = real ? withDatabase(real, "lml_bench_source") : mongo!.url;
+  log(`driver: inserting the sample at scale ${options.driverScale} into ${redactUrl(source)}`);
+  await insertSample(source, {
+    scale: options.driverScale,
+    seed: options.seed,
+    database: "lml_bench_source",
+  });
+  try {
+    const runs: ChildRun[] = [];
+    for (let run = 1; run <= options.runs; run++) {
+      const r = await runChild("extract", url, { source });
+      log(`driver run ${run}: ${r.seconds.toFixed(2)} s`);
+      runs.push(r);
+    }
+    return {
+      ...processStage(runs),
+      source: real ? "MONGO_BENCH_URL" : "in-process test server",
+      scale: options.driverScale,
+    };
+  } finally {
+    if (real) {
+      const { MongoClient } = await import("mongodb");
+      const client = new MongoClient(source);
+      await client.db("lml_bench_source").dropDatabase().finally(() => client.close());
+    }
+  }
+}
+
+async function machineInfo(admin: Sql): Promise<BenchReport["machine"]> {
+  const [row] = await admin<{ version: string }[]>`select version()`;
+  return {
+    cores: navigator.hardwareConcurrency,
+    memoryBytes: Deno.systemMemoryInfo().total,
+    postgres: row?.version ?? "unknown",
+    deno: { ...Deno.version },
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(Deno.args);
+  const adminUrl = Deno.env.get("BENCH_DATABASE_URL") ||
+    "postgres://postgres@127.0.0.1:5432/postgres";
+  const url = databaseUrl(adminUrl, options.database);
+  const config = await loadConfig();
+  const collections = config.collections.map((c) => c.name);
+  const admin = connect(adminUrl, { application: "lml bench" });
+  const startedAt = new Date().toISOString();
+  try {
+    const machine = await machineInfo(admin);
+    log(
+      `${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${
+        machine.postgres.split(" on ")[0]
+      }, Deno ${machine.deno.deno}`,
+    );
+    log(
+      `scales ${options.scales.join(", ")}, ${options.runs} run(s), stages ${
+        options.stages.join(", ")
+      }`,
+    );
+    await Deno.mkdir(CACHE_DIR, { recursive: true });
+    const scales: ScaleResult[] = [];
+    const ctx = { admin, url, collections };
+    try {
+      for (const scale of options.scales) scales.push(await measureScale(scale, options, ctx));
+      const driver = options.stages.includes("driver")
+        ? await measureDriver(options, url)
+        : undefined;
+      const report: BenchReport = {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine,
+        options: {
+          scales: options.scales,
+          runs: options.runs,
+          seed: options.seed,
+          stages: options.stages,
+          quick: options.quick,
+        },
+        scales,
+        ...(driver ? { driver } : {}),
+        scaling: scalingStatement(scales),
+        targets: targetVerdicts(scales),
+      };
+      await Deno.mkdir(new URL(".", `file://${REPORT}`).pathname, { recursive: true });
+      await Deno.writeTextFile(REPORT, JSON.stringify(report, null, 2) + "\n");
+      console.log(renderTable(report));
+      log(`wrote ${REPORT}`);
+    } finally {
+      await admin.unsafe(`drop database if exists ${quoteIdent(options.database)} with (force)`);
+    }
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`bench: ${redactUrl(error instanceof Error ? error.message : String(error))}`);
+    Deno.exit(1);
+  }
+}
