@@ -318,11 +318,8 @@ async function main(): Promise<void> {
     const scales: ScaleResult[] = [];
     const ctx = { admin, url, collections };
     try {
-      for (const scale of options.scales) scales.push(await measureScale(scale, options, ctx));
-      const driver = options.stages.includes("driver")
-        ? await measureDriver(options, url)
-        : undefined;
-      const report: BenchReport = {
+      let driver: BenchReport["driver"];
+      const report = (): BenchReport => ({
         startedAt,
         finishedAt: new Date().toISOString(),
         machine,
@@ -337,10 +334,17 @@ async function main(): Promise<void> {
         ...(driver ? { driver } : {}),
         scaling: scalingStatement(scales),
         targets: targetVerdicts(scales),
-      };
+      });
       await Deno.mkdir(new URL(".", `file://${REPORT}`).pathname, { recursive: true });
-      await Deno.writeTextFile(REPORT, JSON.stringify(report, null, 2) + "\n");
-      console.log(renderTable(report));
+      // Written after every scale too, so a long run that breaks later keeps what it measured.
+      const write = () => Deno.writeTextFile(REPORT, JSON.stringify(report(), null, 2) + "\n");
+      for (const scale of options.scales) {
+        scales.push(await measureScale(scale, options, ctx));
+        await write();
+      }
+      if (options.stages.includes("driver")) driver = await measureDriver(options, url);
+      await write();
+      console.log(renderTable(report()));
       log(`wrote ${REPORT}`);
     } finally {
       await admin.unsafe(`drop database if exists ${quoteIdent(options.database)} with (force)`);
