@@ -17,12 +17,37 @@ export interface ConnectOptions {
 
 /** Opens a pool on `url`; notices are dropped, dates stay strings where asked by the caller. */
 export function connect(url: string, options: ConnectOptions = {}): Sql {
+  guardClosedSocketWrites();
   return postgres(url, {
     max: options.max ?? 2,
     onnotice: () => {},
     connection: { application_name: options.application ?? "lml" },
     idle_timeout: 30,
     connect_timeout: 10,
+  });
+}
+
+let guarded = false;
+
+/**
+ * postgres.js 3.4.9 throws from a timer (porsager/postgres#1154, #1208) when a query is sent on
+ * a connection the server has just closed, e.g. the `rollback` sql.begin() sends after
+ * pg_terminate_backend: uncaught, it would end the process. That query's transaction has
+ * already failed with CONNECTION_CLOSED, so exactly that error is dropped.
+ */
+function guardClosedSocketWrites(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (event) => {
+    const error: unknown = event.error;
+    if (
+      error instanceof TypeError && error.message.includes("reading 'write'") &&
+      /at (Immediate\.)?nextWrite \(.*\/postgres\/[^/]+\/src\/connection\.js/.test(
+        error.stack ?? "",
+      )
+    ) {
+      event.preventDefault();
+    }
   });
 }
 

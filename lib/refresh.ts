@@ -63,7 +63,8 @@ export async function refresh(
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
     const all = config.collections.map((c) => c.name);
     const selected = config.collections.map((c) => c.schema);
-    await startRun(sql, config.metaSchema, { runId, command: "refresh", selected });
+    // On the lock's session, so runs.pid names the session holding the lock (see takeLock).
+    await startRun(lock ?? sql, config.metaSchema, { runId, command: "refresh", selected });
     logger.info(`refresh ${runId}: extracting ${all.length} collections`);
     const started = new Date();
     try {
@@ -116,20 +117,41 @@ async function takeLock(lock: Sql, config: PipelineConfig): Promise<void> {
   const runs = lock(config.metaSchema);
   const [got] = await lock<[{ ok: boolean }]>`
     select pg_try_advisory_lock(hashtext('lml'), hashtext('refresh')) as ok`;
-  if (!got.ok) {
-    const [running] = await lock<{ run_id: string; started_at: Date; pid: number }[]>`
-      select run_id, started_at, pid from ${runs}.runs
-      where command = 'refresh' and status = 'running'
-      order by started_at desc limit 1`;
-    throw new RefreshBusyError(
-      running
-        ? `another refresh (${running.run_id}) has been running since ${running.started_at.toISOString()}; this one exits`
-        : "another refresh holds this database; this one exits",
-    );
-  }
+  if (!got.ok) throw new RefreshBusyError(await describeHolder(lock, config));
   await lock`
     update ${runs}.runs
     set status = 'abandoned', finished_at = clock_timestamp(),
         error = 'the process ended before finishing the run (killed or lost its connection)'
     where command = 'refresh' and status = 'running'`;
+}
+
+/**
+ * Names the refresh holding the lock: its run (recorded right after it took the lock, on the
+ * same session, so it is waited for a few seconds at most), else its session.
+ */
+async function describeHolder(lock: Sql, config: PipelineConfig): Promise<string> {
+  const runs = lock(config.metaSchema);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const [holder] = await lock<{ pid: number; run_id: string | null; started_at: Date | null }[]>`
+      select l.pid, r.run_id, r.started_at
+      from pg_locks l
+      left join ${runs}.runs r
+        on r.pid = l.pid and r.command = 'refresh' and r.status = 'running'
+      where l.locktype = 'advisory' and l.granted
+        and l.database = (select oid from pg_database where datname = current_database())
+        and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
+        and l.objsubid = 2
+      order by r.started_at desc nulls last
+      limit 1`;
+    if (holder?.run_id && holder.started_at) {
+      return `another refresh (${holder.run_id}) has been running since ${holder.started_at.toISOString()}; this one exits`;
+    }
+    if (!holder || Date.now() > deadline) {
+      return holder
+        ? `another refresh (session pid ${holder.pid}) holds this database; this one exits`
+        : "another refresh held this database a moment ago; this one exits";
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -237,7 +237,8 @@ export async function runTransforms(
       }
     });
   } catch (caught) {
-    error = caught instanceof Error ? caught : new RunError(String(caught), { cause: caught });
+    error = sessionLost(caught, engine.lastFailure) ??
+      (caught instanceof Error ? caught : new RunError(String(caught), { cause: caught }));
     logger.error(error.message.split("\n")[0]!);
   }
   for (const c of checks.filter((c) => c.source !== "derived")) {
@@ -497,6 +498,31 @@ async function countTables(
   return counted;
 }
 
+/**
+ * When the server ended the run's session (pg_terminate_backend, a restart, a network cut),
+ * postgres.js rejects the transaction with a bare CONNECTION_CLOSED: this names the statement
+ * that was cut off and what the server said. Undefined for any other error.
+ */
+function sessionLost(
+  caught: unknown,
+  last: { where: string; error: unknown } | undefined,
+): RunError | undefined {
+  const code = (caught as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !/^CONNECTION_(CLOSED|DESTROYED|ENDED)$/.test(code)) {
+    return undefined;
+  }
+  const said = last && isPgError(last.error) ? ` (the server said: ${last.error.message})` : "";
+  return new RunError(
+    `${last?.where ?? "the transaction"}: lost the PostgreSQL session${said}; ` +
+      "nothing was changed (rolled back)",
+    {
+      hint: "something ended the session (pg_terminate_backend, a server restart, the network): " +
+        "see the server log, then run again",
+      cause: caught,
+    },
+  );
+}
+
 interface StatementRunnerOptions {
   lockTimeoutMs: number;
   lockRetries: number;
@@ -511,6 +537,8 @@ class StatementRunner {
   #options: StatementRunnerOptions;
   #tx: postgres.TransactionSql | undefined;
   #pid = 0;
+  /** The last statement that failed and its error, as the server sent it. */
+  lastFailure: { where: string; error: unknown } | undefined;
 
   constructor(sql: Sql, logger: Logger, options: StatementRunnerOptions) {
     this.#sql = sql;
@@ -552,7 +580,12 @@ class StatementRunner {
     for (let attempt = 0;; attempt++) {
       const watch = this.#watchBlockers();
       try {
-        await tx.savepoint((sp) => sp.unsafe(text));
+        await tx.savepoint((sp) =>
+          sp.unsafe(text).catch((error) => {
+            this.lastFailure = { where, error };
+            throw error;
+          })
+        );
         return;
       } catch (error) {
         if (isPgError(error) && error.code === "55P03") {
