@@ -1,5 +1,8 @@
 -- lml_people.main (one row per person document), emails, phones and addresses.
 
+-- Large inlined expressions make JIT compilation cost more than it saves.
+set local jit = off;
+
 create table lml_people.main (
   person_id text not null,
   person_type text check (person_type in ('physical', 'juridical')),
@@ -62,27 +65,30 @@ create temp table lml_people_user_refs (
   user_id text, username text, first_name text, last_name text, email text, seen_at timestamptz
 );
 
-with d as materialized (
-  select
-    r._id as person_id,
-    x.*,
-    lml_util.ts(x."createdAt") as created_at_parsed,
-    lml_util.ts(x."updatedAt") as updated_at_parsed,
-    lml_util.ts(x."birthDate") as birth_parsed
-  from lml_raw.lml_people_mesa4core as r
-  cross join lateral jsonb_to_record(r.doc) as x(
-    "personType" text, "firstName" text, "lastName" text, "businessName" text,
-    "documentType" text, "documentNumber" text, "birthDate" jsonb,
-    "legalRepresentative" jsonb, emails jsonb, phones jsonb, addresses jsonb, deleted jsonb,
-    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
-  )
-),
-t as (
+-- Keeps the materialized rows in memory.
+set local work_mem = '256MB';
+
+with t as materialized (
   select
     d.*,
     coalesce(d.created_at_parsed, lml_util.oid_time(d.person_id)) as created_at,
     coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.person_id)) as updated_at
-  from d
+  from (
+    select
+      r._id as person_id,
+      x.*,
+      lml_util.ts(x."createdAt") as created_at_parsed,
+      lml_util.ts(x."updatedAt") as updated_at_parsed,
+      lml_util.ts(x."birthDate") as birth_parsed
+    from lml_raw.lml_people_mesa4core as r
+    cross join lateral jsonb_to_record(r.doc) as x(
+      "personType" text, "firstName" text, "lastName" text, "businessName" text,
+      "documentType" text, "documentNumber" text, "birthDate" jsonb,
+      "legalRepresentative" jsonb, emails jsonb, phones jsonb, addresses jsonb, deleted jsonb,
+      "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+    )
+    offset 0
+  ) as d
 ),
 main_rows as (
   insert into lml_people.main

@@ -1,5 +1,8 @@
 -- lml_processes.main: one row per process document, its garbage timestamps and unresolvable snapshots.
 
+-- Large inlined expressions make JIT compilation cost more than it saves.
+set local jit = off;
+
 create table lml_processes.main (
   process_id text not null,
   process_number text,
@@ -40,25 +43,28 @@ create temp table lml_processes_area_copies (
   area_id text, name text, code text, seen_at timestamptz
 );
 
-with d as materialized (
-  select
-    r._id as process_id,
-    x.*,
-    lml_util.ts(x."createdAt") as created_at_parsed,
-    lml_util.ts(x."updatedAt") as updated_at_parsed
-  from lml_raw.lml_processes_mesa4core as r
-  cross join lateral jsonb_to_record(r.doc) as x(
-    "processNumber" text, year jsonb, "processType" jsonb, status text, subject text,
-    applicant jsonb, "currentArea" jsonb, "assignedTo" jsonb, "formData" jsonb, deleted jsonb,
-    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
-  )
-),
-t as (
+-- Keeps the materialized rows in memory.
+set local work_mem = '256MB';
+
+with t as materialized (
   select
     d.*,
     coalesce(d.created_at_parsed, lml_util.oid_time(d.process_id)) as created_at,
     coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_id)) as updated_at
-  from d
+  from (
+    select
+      r._id as process_id,
+      x.*,
+      lml_util.ts(x."createdAt") as created_at_parsed,
+      lml_util.ts(x."updatedAt") as updated_at_parsed
+    from lml_raw.lml_processes_mesa4core as r
+    cross join lateral jsonb_to_record(r.doc) as x(
+      "processNumber" text, year jsonb, "processType" jsonb, status text, subject text,
+      applicant jsonb, "currentArea" jsonb, "assignedTo" jsonb, "formData" jsonb, deleted jsonb,
+      "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+    )
+    offset 0
+  ) as d
 ),
 main_rows as (
   insert into lml_processes.main

@@ -44,20 +44,7 @@ create temp table lml_processtypes_area_copies (
   area_id text, name text, code text, seen_at timestamptz
 );
 
-with d as materialized (
-  select
-    r._id as process_type_id,
-    x.*,
-    lml_util.ts(x."createdAt") as created_at_parsed,
-    lml_util.ts(x."updatedAt") as updated_at_parsed
-  from lml_raw.lml_processtypes_mesa4core as r
-  cross join lateral jsonb_to_record(r.doc) as x(
-    name text, code text, description text, form jsonb, area jsonb, steps jsonb,
-    active jsonb, deleted jsonb,
-    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
-  )
-),
-t as (
+with t as materialized (
   select
     d.*,
     lml_util.ref_id(d.form) as form_ref_id,
@@ -65,7 +52,20 @@ t as (
     coalesce(
       d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_type_id)
     ) as updated_at
-  from d
+  from (
+    select
+      r._id as process_type_id,
+      x.*,
+      lml_util.ts(x."createdAt") as created_at_parsed,
+      lml_util.ts(x."updatedAt") as updated_at_parsed
+    from lml_raw.lml_processtypes_mesa4core as r
+    cross join lateral jsonb_to_record(r.doc) as x(
+      name text, code text, description text, form jsonb, area jsonb, steps jsonb,
+      active jsonb, deleted jsonb,
+      "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+    )
+    offset 0
+  ) as d
 ),
 s as (
   select t.process_type_id, e.position::integer as position, e.step, t.updated_at as seen_at

@@ -1,5 +1,8 @@
 -- lml_users.main: one row per user document; the garbage timestamps and unresolvable snapshots.
 
+-- Large inlined expressions make JIT compilation cost more than it saves.
+set local jit = off;
+
 create table lml_users.main (
   user_id text not null,
   username text,
@@ -40,26 +43,26 @@ create temp table lml_users_docs (
   user_id text, roles jsonb, areas jsonb, seen_at timestamptz
 );
 
-with d as materialized (
-  select
-    r._id as user_id,
-    x.*,
-    lml_util.ts(x."createdAt") as created_at_parsed,
-    lml_util.ts(x."updatedAt") as updated_at_parsed,
-    lml_util.ts(x."lastLogin") as last_login_parsed
-  from lml_raw.lml_users_mesa4core as r
-  cross join lateral jsonb_to_record(r.doc) as x(
-    username text, email text, "firstName" text, "lastName" text, dni text,
-    roles jsonb, areas jsonb, active jsonb, deleted jsonb, "lastLogin" jsonb, settings jsonb,
-    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
-  )
-),
-t as (
+with t as materialized (
   select
     d.*,
     coalesce(d.created_at_parsed, lml_util.oid_time(d.user_id)) as created_at,
     coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.user_id)) as updated_at
-  from d
+  from (
+    select
+      r._id as user_id,
+      x.*,
+      lml_util.ts(x."createdAt") as created_at_parsed,
+      lml_util.ts(x."updatedAt") as updated_at_parsed,
+      lml_util.ts(x."lastLogin") as last_login_parsed
+    from lml_raw.lml_users_mesa4core as r
+    cross join lateral jsonb_to_record(r.doc) as x(
+      username text, email text, "firstName" text, "lastName" text, dni text,
+      roles jsonb, areas jsonb, active jsonb, deleted jsonb, "lastLogin" jsonb, settings jsonb,
+      "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+    )
+    offset 0
+  ) as d
 ),
 main_rows as (
   insert into lml_users.main

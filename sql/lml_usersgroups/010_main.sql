@@ -35,24 +35,24 @@ create temp table lml_usersgroups_user_refs (
   user_id text, username text, first_name text, last_name text, email text, seen_at timestamptz
 );
 
-with d as materialized (
-  select
-    r._id as group_id,
-    x.*,
-    lml_util.ts(x."createdAt") as created_at_parsed,
-    lml_util.ts(x."updatedAt") as updated_at_parsed
-  from lml_raw.lml_usersgroups_mesa4core as r
-  cross join lateral jsonb_to_record(r.doc) as x(
-    name text, description text, owner jsonb, members jsonb, deleted jsonb,
-    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
-  )
-),
-t as (
+with t as materialized (
   select
     d.*,
     coalesce(d.created_at_parsed, lml_util.oid_time(d.group_id)) as created_at,
     coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.group_id)) as updated_at
-  from d
+  from (
+    select
+      r._id as group_id,
+      x.*,
+      lml_util.ts(x."createdAt") as created_at_parsed,
+      lml_util.ts(x."updatedAt") as updated_at_parsed
+    from lml_raw.lml_usersgroups_mesa4core as r
+    cross join lateral jsonb_to_record(r.doc) as x(
+      name text, description text, owner jsonb, members jsonb, deleted jsonb,
+      "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+    )
+    offset 0
+  ) as d
 ),
 m as (
   select
