@@ -89,7 +89,6 @@ interface CopyState {
   size: number;
   /** Sync/Flush received during copy-in: replayed after CopyDone. */
   tail: Uint8Array[];
-  overflow: boolean;
 }
 
 class Client {
@@ -99,6 +98,10 @@ class Client {
   readonly copyPortals = new Map<string, boolean>();
   copyBinary = new Map<string, boolean>();
   copy: CopyState | undefined;
+  /** After a COPY failed early: drop the client's remaining CopyData/CopyDone/CopyFail. */
+  discardingCopy = false;
+  /** True while the session is mid-transaction or mid-batch for this client (no handover). */
+  holding = false;
   closed = false;
   started = false;
   constructor(readonly socket: Socket, readonly prefix: string) {}
@@ -177,29 +180,40 @@ export async function serveSessions(
     const parts: Uint8Array[] = [];
     while (client.inbox.length > 0) {
       const msg = client.inbox[0]!;
+      if (client.discardingCopy) {
+        if (msg.type === "d" || msg.type === "c" || msg.type === "f") {
+          client.inbox.shift();
+          continue;
+        }
+        client.discardingCopy = false;
+      }
       if (client.copy) {
         const copy = client.copy;
         client.inbox.shift();
-        if (msg.type === "d") {
-          copy.size += msg.bytes.length;
-          if (copy.size > copyLimit) copy.overflow = true;
-          if (!copy.overflow) copy.data.push(msg.bytes);
-          continue;
-        }
         if (msg.type === "S" || msg.type === "H") {
           copy.tail.push(msg.bytes);
           continue;
         }
+        if (msg.type === "d") {
+          copy.size += msg.bytes.length;
+          if (copy.size <= copyLimit) {
+            copy.data.push(msg.bytes);
+            continue;
+          }
+          // Fail now, while the client still streams, so its writer sees the error.
+          client.copy = undefined;
+          client.discardingCopy = true;
+          const reason = `COPY FROM STDIN through the embedded PostgreSQL is limited to ` +
+            `${copyLimit} bytes per statement; send smaller batches`;
+          return {
+            input: concat([...copy.head, copyFail(reason), ...copy.tail]),
+            dropCopyIn: true,
+          };
+        }
         if (msg.type !== "c" && msg.type !== "f") continue;
-        const end = copy.overflow
-          ? copyFail(
-            `COPY FROM STDIN through the embedded PostgreSQL is limited to ${copyLimit} bytes ` +
-              `per statement; send smaller batches`,
-          )
-          : msg.bytes;
         client.copy = undefined;
         return {
-          input: concat([...copy.head, ...(copy.overflow ? [] : copy.data), end, ...copy.tail]),
+          input: concat([...copy.head, ...copy.data, msg.bytes, ...copy.tail]),
           dropCopyIn: true,
         };
       }
@@ -213,7 +227,6 @@ export async function serveSessions(
           data: [],
           size: 0,
           tail: [],
-          overflow: false,
         };
         continue;
       }
@@ -260,13 +273,17 @@ export async function serveSessions(
         const batch = takeBatch(client);
         if (!batch) {
           if (client.closed) continue;
-          break;
+          if (client.copy || client.holding) break;
+          // Nothing to run and the session is idle: let the next client in.
+          owner = undefined;
+          continue;
         }
         let reply = await run(batch.input);
         if (batch.dropCopyIn) reply = withoutFirst(reply, "G");
         client.started = true;
         client.write(reply);
-        if (!client.copy && endsIdle(reply)) {
+        client.holding = !endsIdle(reply);
+        if (!client.copy && !client.holding) {
           owner = undefined;
           if (client.inbox.length > 0 && !client.closed) waiting.push(client);
         }
