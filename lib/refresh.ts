@@ -12,7 +12,12 @@ import { ensureMeta } from "./meta.ts";
 import { graphMermaid } from "./plan.ts";
 import type { RunResult } from "./reports.ts";
 import { emptyResult, finishRun, newRunId, runTransforms, startRun } from "./runner.ts";
-import { dropStaged, stageCollections, swapStaged } from "../extract/extract.ts";
+import {
+  dropStaged,
+  type ExtractResult,
+  stageCollections,
+  swapStaged,
+} from "../extract/extract.ts";
 
 /** Options of {@linkcode refresh}. */
 export interface RefreshOptions {
@@ -67,29 +72,41 @@ export async function refresh(
     await startRun(lock ?? sql, config.metaSchema, { runId, command: "refresh", selected });
     logger.info(`refresh ${runId}: extracting ${all.length} collections`);
     const started = new Date();
+    const failRun = async (error: Error, extract: ExtractResult[]): Promise<RunResult> => {
+      const result: RunResult = {
+        ...emptyResult(runId, "refresh", selected, graphMermaid(config, selected), extract),
+        status: "failed",
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        seconds: (Date.now() - started.getTime()) / 1000,
+        error,
+      };
+      await finishRun(sql, config.metaSchema, result, logger, reportsDir);
+      return result;
+    };
     try {
-      const extract = await stageCollections(sql, config, {
-        source: options.source,
-        logger,
-        runId,
-        concurrency: options.concurrency ?? 2,
-      });
+      let extract: ExtractResult[];
+      try {
+        extract = await stageCollections(sql, config, {
+          source: options.source,
+          logger,
+          runId,
+          concurrency: options.concurrency ?? 2,
+        });
+      } catch (cause) {
+        // The source could not be opened at all: the run fails like any extraction failure.
+        const error = cause instanceof Error ? cause : new RunError(String(cause), { cause });
+        return await failRun(error, []);
+      }
       const failed = extract.filter((r) => r.status === "failed");
       if (failed.length > 0) {
-        const error = new RunError(
-          `refresh ${runId}: ${failed.length} collection(s) failed to extract; nothing was changed:\n` +
-            failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
+        return await failRun(
+          new RunError(
+            `refresh ${runId}: ${failed.length} collection(s) failed to extract; nothing was changed:\n` +
+              failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
+          ),
+          extract,
         );
-        const result: RunResult = {
-          ...emptyResult(runId, "refresh", selected, graphMermaid(config, selected), extract),
-          status: "failed",
-          startedAt: started.toISOString(),
-          finishedAt: new Date().toISOString(),
-          seconds: (Date.now() - started.getTime()) / 1000,
-          error,
-        };
-        await finishRun(sql, config.metaSchema, result, logger, reportsDir);
-        return result;
       }
       return await runTransforms(sql, config, {
         command: "refresh",

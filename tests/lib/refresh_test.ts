@@ -144,7 +144,10 @@ async function refreshSessionsGone(db: TestDatabase): Promise<void> {
   });
 }
 
-/** A child process running `deno run -A main.ts refresh`, its output collected as it goes. */
+/**
+ * A child process running `deno run -A main.ts refresh`, its output collected as it goes;
+ * disposing it kills it (SIGKILL) if still running and waits for it.
+ */
 function spawnRefresh(url: string, source: string, reportsDir: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -170,8 +173,15 @@ function spawnRefresh(url: string, source: string, reportsDir: string) {
     exited = true;
   });
   return {
-    child,
     output,
+    /** Kills the process with SIGKILL; resolves with its output. */
+    async kill(): Promise<Deno.CommandOutput> {
+      if (!exited) child.kill("SIGKILL");
+      return await output;
+    },
+    async [Symbol.asyncDispose](): Promise<void> {
+      await this.kill();
+    },
     /** Throws when the process ended already (it was meant to be killed while running). */
     async assertRunning(): Promise<void> {
       if (!exited) return;
@@ -228,6 +238,22 @@ async function blockedBy(
   return row;
 }
 
+/**
+ * Raw tables `pid`'s transaction has swapped (it holds ACCESS EXCLUSIVE on them): the new data
+ * is in place, uncommitted.
+ */
+async function swappedRawTables(sql: Sql, pid: number): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(distinct c.relname)::int as n
+    from pg_locks l
+    join pg_class c on c.oid = l.relation
+    join pg_namespace n on n.oid = c.relnamespace
+    where l.pid = ${pid}::int and l.granted and l.mode = 'AccessExclusiveLock'
+      and n.nspname = ${config.rawSchema} and c.relkind = 'r'
+      and c.relname = any(${config.collections.map((c) => c.name)}::text[])`;
+  return row!.n;
+}
+
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   for (let at = 0; at < data.length;) at += await file.write(data.subarray(at));
 }
@@ -253,7 +279,7 @@ Deno.test({
     assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success, "mkfifo");
     const data = await Deno.readFile(`${samples.second}/mesa4core/${PROCESSES}.bson`);
 
-    const run = spawnRefresh(db.url, `${tmp.path}/piped`, `${tmp.path}/killed`);
+    await using run = spawnRefresh(db.url, `${tmp.path}/piped`, `${tmp.path}/killed`);
     const opened = Deno.open(fifo, { write: true }); // resolves once the refresh opens it
     const pipe = await Promise.race([
       opened,
@@ -267,11 +293,10 @@ Deno.test({
         const [row] = await db.sql`select to_regclass(${`lml_raw.${PROCESSES}__next`}) as t`;
         return row!.t !== null;
       });
-      run.child.kill("SIGKILL");
+      assert.equal((await run.kill()).signal, "SIGKILL");
     } finally {
       pipe.close();
     }
-    assert.equal((await run.output).signal, "SIGKILL");
     await refreshSessionsGone(db);
 
     const after = await schemaChecksums(db.sql, SCHEMAS);
@@ -306,20 +331,18 @@ Deno.test({
     await using tmp = await tempDir();
     const before = await previousData(db, samples.first, tmp.path);
 
-    let blocked: { pid: number; query: string; application: string };
     {
       await using lock = await holdTable(db.url, "lml_processes", "main");
-      const run = spawnRefresh(db.url, samples.second, `${tmp.path}/killed`);
-      blocked = await waitFor("the refresh to wait for lml_processes.main", async () => {
+      await using run = spawnRefresh(db.url, samples.second, `${tmp.path}/killed`);
+      const blocked = await waitFor("the refresh to wait for lml_processes.main", async () => {
         await run.assertRunning();
         return await blockedBy(db.sql, lock.pid);
       });
-      run.child.kill("SIGKILL");
-      assert.equal((await run.output).signal, "SIGKILL");
+      assert.equal(blocked.application, APPLICATION);
+      assert.match(blocked.query, /^drop schema/);
+      assert.equal(await swappedRawTables(db.sql, blocked.pid), config.collections.length);
+      assert.equal((await run.kill()).signal, "SIGKILL");
     }
-    // By then the staged tables were swapped in and schemas rebuilt, uncommitted.
-    assert.equal(blocked.application, APPLICATION);
-    assert.match(blocked.query, /^drop schema/);
     await refreshSessionsGone(db);
 
     const after = await schemaChecksums(db.sql, SCHEMAS);
@@ -358,7 +381,7 @@ Deno.test({
       database: mongo.database,
     });
 
-    mongo.server!.failAfterBatches(4); // four collections read, then the server dies
+    mongo.server!.failAfterBatches(4); // four cursor replies, then the server dies
     const failed = await refreshOn(db.url, { source: mongo.url, reportsDir: `${tmp.path}/failed` });
     assert.equal(failed.status, "failed");
     const broken = failed.extract.filter((e) => e.status === "failed");
@@ -402,6 +425,7 @@ Deno.test({
         if (settled) await running; // surfaces an early failure
         return await blockedBy(db.sql, lock.pid);
       });
+      assert.equal(await swappedRawTables(db.sql, blocked.pid), config.collections.length);
       const [ended] = await db.sql`select pg_terminate_backend(${blocked.pid}::int) as ok`;
       assert.equal(ended!.ok, true);
       failed = await running;
@@ -524,5 +548,24 @@ Deno.test({
       await schemaChecksums(db.sql, SCHEMAS, { ignoreColumns: ["extracted_at"] }),
       together,
     );
+  },
+});
+
+Deno.test({
+  name: "refresh from a source that cannot be opened fails and records its run as failed",
+  ...needsRealServer,
+  async fn() {
+    await using db = await freshDatabase();
+    await using tmp = await tempDir();
+    const missing = `${tmp.path}/no_such_dump`;
+    const failed = await refreshOn(db.url, { source: missing, reportsDir: `${tmp.path}/failed` });
+    assert.equal(failed.status, "failed");
+    assert.ok(failed.error?.message.includes(missing), failed.error?.message);
+    assert.deepEqual(
+      (await refreshRuns(db.sql)).map((r) => [r.run_id, r.status]),
+      [[failed.runId, "failed"]],
+    );
+    assert.ok(failed.reports, "no reports written");
+    assert.deepEqual(await schemaChecksums(db.sql, SCHEMAS), {});
   },
 });

@@ -15,9 +15,9 @@ export interface ChecksumOptions {
 
 /**
  * One entry per table (and materialized view) of `schemas`, keyed `schema.table`, valued
- * `<rows> rows md5 <hash>`: the md5 of every row as JSONB text, sorted, so two tables holding
- * the same rows in any physical order give the same value. Schemas that do not exist add
- * nothing.
+ * `<rows> rows md5 <hash>`: the md5 of the sorted md5s of its rows (each as JSONB text), so two
+ * tables holding the same rows in any physical order give the same value. Schemas that do not
+ * exist add nothing. Tables are hashed concurrently, as many at once as `sql`'s pool allows.
  */
 export async function schemaChecksums(
   sql: Sql,
@@ -32,18 +32,17 @@ export async function schemaChecksums(
     where n.nspname = any(${[...schemas]}::text[]) and c.relkind in ('r', 'p', 'm')
     order by n.nspname, c.relname
   `;
-  const sums: Record<string, string> = {};
-  for (const { schema_name, table_name } of tables) {
+  const sums = await Promise.all(tables.map(async ({ schema_name, table_name }) => {
     const [row] = await sql<{ rows: string; hash: string }[]>`
-      with lines as (
-        select (to_jsonb(t) - ${ignored}::text[])::text as line
+      with rows as (
+        select md5((to_jsonb(t) - ${ignored}::text[])::text) as row_hash
         from ${sql(schema_name)}.${sql(table_name)} t
       )
       select count(*)::bigint as rows,
-             md5(coalesce(string_agg(line, E'\n' order by line collate "C"), '')) as hash
-      from lines
+             md5(coalesce(string_agg(row_hash, '' order by row_hash collate "C"), '')) as hash
+      from rows
     `;
-    sums[`${schema_name}.${table_name}`] = `${row!.rows} rows md5 ${row!.hash}`;
-  }
-  return sums;
+    return [`${schema_name}.${table_name}`, `${row!.rows} rows md5 ${row!.hash}`] as const;
+  }));
+  return Object.fromEntries(sums);
 }
