@@ -8,6 +8,7 @@
  * sample (seed 2) is the new data that must not land partially.
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { loadConfig, type PipelineConfig } from "../../lib/config.ts";
 import { connect, type Sql } from "../../lib/db.ts";
@@ -18,7 +19,7 @@ import { schemaChecksums } from "../support/checksum.ts";
 import { freshDatabase, needsRealServer, type TestDatabase } from "../support/db.ts";
 import { MONGO_TEST_URL, openTestMongo } from "../support/mongo.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const config = await loadConfig(`${ROOT}sql/pipeline.yaml`);
 const APPLICATION = "lml refresh";
 const PROCESSES = "lml_processes_mesa4core";
@@ -254,6 +255,10 @@ async function swappedRawTables(sql: Sql, pid: number): Promise<number> {
   return row!.n;
 }
 
+function never(): never {
+  throw new Error("unreachable");
+}
+
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   for (let at = 0; at < data.length;) at += await file.write(data.subarray(at));
 }
@@ -281,11 +286,15 @@ Deno.test({
 
     await using run = spawnRefresh(db.url, `${tmp.path}/piped`, `${tmp.path}/killed`);
     const opened = Deno.open(fifo, { write: true }); // resolves once the refresh opens it
-    const pipe = await Promise.race([
-      opened,
-      run.output.then(() => run.assertRunning()).then(() => undefined),
-    ]);
-    assert.ok(pipe, "the refresh never opened the named pipe");
+    let pipe: Deno.FsFile;
+    try {
+      pipe = await Promise.race([opened, run.output.then(() => run.assertRunning()).then(never)]);
+    } catch (error) {
+      // The refresh ended without opening the pipe: open it here so the pending open returns.
+      using _reader = await Deno.open(fifo, { read: true });
+      (await opened).close();
+      throw error;
+    }
     try {
       await writeAll(pipe, data.subarray(0, data.length >> 1));
       await waitFor(`lml_raw.${PROCESSES}__next`, async () => {
