@@ -10,7 +10,8 @@ import { connect, redactUrl, type Sql } from "./db.ts";
 import { managedSchemas, resetDatabase } from "./reset.ts";
 import { selectCollections } from "./config.ts";
 import { RunError } from "./errors.ts";
-import { resolveDatabase } from "./embedded.ts";
+import { resolveDatabase, SERVE_PORT, serveEmbedded } from "./embedded.ts";
+import { runDemo } from "./demo.ts";
 import { runChecks, runTransforms } from "./runner.ts";
 import { buildPlan, formatPlan } from "./plan.ts";
 import type { RunResult } from "./reports.ts";
@@ -61,10 +62,6 @@ interface Command {
 
 const COMMON: (keyof Flags)[] = ["config", "log-format", "debug", "help"];
 
-const notYet = (name: string) => (): Promise<number> => {
-  throw new UsageError(`"${name}" is not implemented yet`);
-};
-
 /** Every command, by name. */
 export const COMMANDS: Record<string, Command> = {
   extract: {
@@ -107,13 +104,26 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Generate a small dataset and run the whole pipeline (embedded PostgreSQL by default)",
     usage: "demo [--scale <n>] [--seed <n>] [--database-url <url>] [--reports <dir>]",
     flags: [...COMMON, "scale", "seed", "database-url", "reports"],
-    run: notYet("demo"),
+    run: async (ctx) => {
+      await runDemo({
+        scale: numberFlag(ctx.flags, "scale", 0.05),
+        seed: numberFlag(ctx.flags, "seed", 1),
+        databaseUrl: databaseUrlFlag(ctx.flags),
+        configPath: ctx.flags.config ?? DEFAULT_CONFIG_PATH,
+        reportsDir: ctx.flags.reports ?? "reports",
+        logger: ctx.logger,
+      });
+      return 0;
+    },
   },
   serve: {
     summary: "Serve the embedded PostgreSQL on a local port for psql or DBeaver",
     usage: "serve [--port <n>]",
     flags: [...COMMON, "port"],
-    run: notYet("serve"),
+    run: async (ctx) => {
+      await serveEmbedded({ port: numberFlag(ctx.flags, "port", SERVE_PORT) });
+      return 0;
+    },
   },
   generate: {
     summary: "Write a deterministic mesa4core sample dataset (dump or JSON lines)",

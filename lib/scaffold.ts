@@ -52,8 +52,9 @@ export interface ScaffoldResult {
 
 /**
  * Profiles `collection` (from the raw schema of the config), drafts its schema and writes
- * sql/<schema>/ plus the config entry. Throws UsageError when the folder or the config entry
- * already exists, or when the schema is taken; writes nothing then.
+ * sql/<schema>/, plus the config entry unless the config already names the collection (then
+ * its schema and primary key are used). Throws UsageError when the folder already exists or
+ * the schema is taken; writes nothing then.
  */
 export async function scaffoldCollection(
   sql: Sql,
@@ -63,17 +64,10 @@ export async function scaffoldCollection(
   const configPath = options.configPath ?? DEFAULT_CONFIG_PATH;
   const config = await loadConfig(configPath);
   const sqlDir = (options.sqlDir ?? config.sqlDir).replace(/\/+$/, "");
-  const schema = options.schema ?? defaultSchema(collection, config.sourceDatabase);
   const existing = config.collections.find((c) => c.name === collection);
-  if (existing) {
-    throw new UsageError(
-      `cannot scaffold ${collection}: ${
-        displayPath(configPath)
-      } already has it (line ${existing.line}, schema ${existing.schema})`,
-      { hint: `edit sql/${existing.schema}/ instead, or remove the entry first` },
-    );
-  }
-  const owner = config.collections.find((c) => c.schema === schema);
+  const schema = existing?.schema ?? options.schema ??
+    defaultSchema(collection, config.sourceDatabase);
+  const owner = config.collections.find((c) => c.schema === schema && c !== existing);
   if (owner || [config.rawSchema, config.metaSchema, config.utilSchema].includes(schema)) {
     throw new UsageError(
       `cannot scaffold ${collection}: schema "${schema}" is ${
@@ -90,10 +84,11 @@ export async function scaffoldCollection(
       ...options.profileOptions,
       rawSchema: config.rawSchema,
     });
+  const primaryKey = existing?.primaryKey ?? options.primaryKey;
   const draft = draftCollection(profile, {
     schema,
     sourceDatabase: config.sourceDatabase,
-    ...(options.primaryKey ? { primaryKey: options.primaryKey } : {}),
+    ...(primaryKey ? { primaryKey } : {}),
   });
   const usersCollection = config.collections.find((c) => c.schema === USERS_SCHEMA);
   const files = renderDraft(draft, {
@@ -102,21 +97,25 @@ export async function scaffoldCollection(
     usersSchema: usersCollection ? USERS_SCHEMA : null,
   });
   const dependsOn = draft.userColumns.length > 0 && usersCollection ? [usersCollection.name] : [];
-  const configEntry = renderConfigEntry(draft, dependsOn);
+  const configEntry = existing ? "" : renderConfigEntry(draft, dependsOn);
   const configText = await Deno.readTextFile(configPath);
   const newConfig = configText.replace(/\n*$/, "\n") + "\n" + configEntry;
-  const extended = parseConfig(newConfig, configPath); // the extended config must stay valid
-  if (!extended.collections.some((c) => c.name === collection && c.schema === schema)) {
-    throw new ConfigError(
-      "cannot append the new collection: `collections:` is not the file's last key; add the entry by hand:\n" +
-        configEntry,
-      { file: displayPath(configPath) },
-    );
+  if (!existing) {
+    const extended = parseConfig(newConfig, configPath); // the extended config must stay valid
+    if (!extended.collections.some((c) => c.name === collection && c.schema === schema)) {
+      throw new ConfigError(
+        "cannot append the new collection: `collections:` is not the file's last key; add the entry by hand:\n" +
+          configEntry,
+        { file: displayPath(configPath) },
+      );
+    }
   }
 
   const written = await writeFiles(folder, files);
-  await Deno.writeTextFile(configPath, newConfig);
-  written.push(configPath);
+  if (!existing) {
+    await Deno.writeTextFile(configPath, newConfig);
+    written.push(configPath);
+  }
   return { profile, draft, folder, written, configPath, configEntry };
 }
 

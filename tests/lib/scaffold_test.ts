@@ -268,19 +268,34 @@ Deno.test("scaffoldCollection() refuses an existing folder and writes nothing", 
   assert.deepEqual(files, ["010_mine.sql"]);
 });
 
-Deno.test("scaffoldCollection() refuses a collection the config already has, and a taken schema", async () => {
+Deno.test("scaffoldCollection() refuses a collection whose folder exists, and a taken schema", async () => {
   await using copy = await sqlCopy();
   await using db = await freshDatabase();
   await loadRaw(db.sql, USERS, sampleDocuments(USERS, { scale: 0.01, seed: 1 }));
   await assert.rejects(
     scaffoldCollection(db.sql, USERS, { configPath: copy.configPath }),
-    /already has it/,
+    /lml_users already exists/,
   );
   await loadRaw(db.sql, NOTIFICATIONS, sampleDocuments(NOTIFICATIONS, { scale: 0.01, seed: 1 }));
   await assert.rejects(
     scaffoldCollection(db.sql, NOTIFICATIONS, { configPath: copy.configPath, schema: "lml_users" }),
     /schema "lml_users" is used by lml_users_mesa4core/,
   );
+});
+
+Deno.test("scaffoldCollection() drafts the folder of a collection already in the config, leaving the config alone", async () => {
+  await using copy = await sqlCopy();
+  await using db = await freshDatabase();
+  const entry = "  " + NOTIFICATIONS + ":\n    schema: lml_alerts\n    primary_key: alert_id\n" +
+    "    depends_on: [lml_users_mesa4core]\n";
+  await Deno.writeTextFile(copy.configPath, entry, { append: true });
+  const before = await Deno.readTextFile(copy.configPath);
+  await loadRaw(db.sql, NOTIFICATIONS, sampleDocuments(NOTIFICATIONS, { scale: 0.01, seed: 1 }));
+  const result = await scaffoldCollection(db.sql, NOTIFICATIONS, { configPath: copy.configPath });
+  assert.equal(result.folder, `${copy.sqlDir}/lml_alerts`);
+  assert.equal(result.draft.primaryKey, "alert_id");
+  assert.ok(!result.written.includes(copy.configPath));
+  assert.equal(await Deno.readTextFile(copy.configPath), before);
 });
 
 Deno.test("scaffoldCollection() honours a schema and primary key override", async () => {
