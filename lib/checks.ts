@@ -326,9 +326,12 @@ export async function runCheckList(
       : result.severity === "error"
       ? logger.error
       : logger.warn;
-    log(`check ${check.name}: ${result.status}`, {
-      severity: check.severity,
-      offending: result.offending,
+    const what = result.status === "errored"
+      ? "could not run"
+      : result.status === "passed"
+      ? "passed"
+      : `${result.offending} offending row(s)`;
+    log(`check ${check.name} (${check.severity}): ${what}`, {
       ...(result.error ? { error: result.error } : {}),
     });
   }
