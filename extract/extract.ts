@@ -81,6 +81,8 @@ export interface ExtractOptions {
   runId?: string;
   /** Bytes of COPY text per write. Default: 262144. */
   batchBytes?: number;
+  /** Bytes per COPY statement before the next one starts. Default: 32 MiB. */
+  copyBytes?: number;
   /**
    * How rows are loaded: "auto" probes COPY FROM STDIN once per run and falls back to batched
    * INSERTs where it is refused. "copy" and "insert" force one (tests). Default: "auto".
@@ -167,6 +169,7 @@ export async function stageCollection(
       extractedAt,
       method,
       ...(options.batchBytes ? { batchBytes: options.batchBytes } : {}),
+      ...(options.copyBytes ? { copyBytes: options.copyBytes } : {}),
       onProgress: (c, consumed) => tracker?.update({ ...c, consumed }),
     });
     const loaded = performance.now();

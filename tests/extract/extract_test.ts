@@ -262,7 +262,7 @@ function manyDocs(n: number, tag: string): Record<string, unknown>[] {
   }));
 }
 
-Deno.test("a collection larger than many batches loads completely", async () => {
+Deno.test("a collection larger than many batches and several COPY statements loads completely", async () => {
   await using dump = await tempDump();
   await using db = await freshDatabase();
   const docs = manyDocs(6000, "big");
@@ -272,6 +272,7 @@ Deno.test("a collection larger than many batches loads completely", async () => 
     source: dump.dir,
     select: [USERS],
     batchBytes: 8 * 1024,
+    copyBytes: 64 * 1024,
   });
   assert.equal(result?.status, "succeeded", result?.error);
   assert.equal(result.documents, 6000);
