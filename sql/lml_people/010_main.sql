@@ -1,8 +1,5 @@
 -- lml_people.main (one row per person document), emails, phones and addresses.
 
--- Large inlined expressions make JIT compilation cost more than it saves.
-set local jit = off;
-
 create table lml_people.main (
   person_id text not null,
   person_type text check (person_type in ('physical', 'juridical')),
@@ -64,9 +61,6 @@ create table lml_people.unresolvable_snapshots (
 create temp table lml_people_user_refs (
   user_id text, username text, first_name text, last_name text, email text, seen_at timestamptz
 );
-
--- Keeps the materialized rows in memory.
-set local work_mem = '256MB';
 
 with t as materialized (
   select

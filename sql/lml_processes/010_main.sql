@@ -1,8 +1,5 @@
 -- lml_processes.main: one row per process document, its garbage timestamps and unresolvable snapshots.
 
--- Large inlined expressions make JIT compilation cost more than it saves.
-set local jit = off;
-
 create table lml_processes.main (
   process_id text not null,
   process_number text,
@@ -43,14 +40,35 @@ create temp table lml_processes_area_copies (
   area_id text, name text, code text, seen_at timestamptz
 );
 
--- Keeps the materialized rows in memory.
-set local work_mem = '256MB';
-
-with t as materialized (
+-- One row per document with the columns of main already computed, plus the raw values the
+-- other tables need. Built with create table as, which (unlike insert) parses the documents in
+-- parallel workers.
+create temp table lml_processes_documents as
+select
+  t.*,
+  pt.process_type_id,
+  case
+    when pt.process_type_id is null and jsonb_typeof(t."processType") is distinct from 'null'
+    then t."processType"
+  end as process_type_ref,
+  pp.person_id as applicant_person_id,
+  case
+    when pp.person_id is null and jsonb_typeof(t.applicant) is distinct from 'null'
+    then t.applicant
+  end as applicant_ref
+from (
   select
     d.*,
     coalesce(d.created_at_parsed, lml_util.oid_time(d.process_id)) as created_at,
-    coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_id)) as updated_at
+    coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_id)) as updated_at,
+    lml_util.long(d.year)::integer as year_number,
+    lml_util.ref_id(d."processType") as process_type_key,
+    lml_util.ref_id(d.applicant) as applicant_key,
+    lml_util.ref_id(d."currentArea") as current_area_id,
+    lml_util.user_id(d."assignedTo") as assigned_user_id,
+    coalesce(lml_util.bool(d.deleted), false) as is_deleted,
+    lml_util.user_id(d."createdBy") as created_by_user_id,
+    lml_util.user_id(d."updatedBy") as updated_by_user_id
   from (
     select
       r._id as process_id,
@@ -65,42 +83,30 @@ with t as materialized (
     )
     offset 0
   ) as d
-),
-main_rows as (
+  offset 0
+) as t
+left join lml_processtypes.main as pt on pt.process_type_id = t.process_type_key
+left join lml_people.main as pp on pp.person_id = t.applicant_key;
+
+with main_rows as (
   insert into lml_processes.main
   select
-    t.process_id, t."processNumber", lml_util.long(t.year)::integer,
-    pt.process_type_id,
-    case
-      when pt.process_type_id is null and jsonb_typeof(t."processType") is distinct from 'null'
-      then t."processType"
-    end,
-    t.status, t.subject,
-    pp.person_id,
-    case
-      when pp.person_id is null and jsonb_typeof(t.applicant) is distinct from 'null'
-      then t.applicant
-    end,
-    lml_util.ref_id(t."currentArea"),
-    lml_util.user_id(t."assignedTo"),
-    t."formData",
-    coalesce(lml_util.bool(t.deleted), false),
-    t.created_at, t.updated_at,
-    lml_util.user_id(t."createdBy"), lml_util.user_id(t."updatedBy")
-  from t
-  left join lml_processtypes.main as pt on pt.process_type_id = lml_util.ref_id(t."processType")
-  left join lml_people.main as pp on pp.person_id = lml_util.ref_id(t.applicant)
+    t.process_id, t."processNumber", t.year_number, t.process_type_id, t.process_type_ref,
+    t.status, t.subject, t.applicant_person_id, t.applicant_ref, t.current_area_id,
+    t.assigned_user_id, t."formData", t.is_deleted, t.created_at, t.updated_at,
+    t.created_by_user_id, t.updated_by_user_id
+  from lml_processes_documents as t
 ),
 area_copies as (
   insert into lml_processes_area_copies
-  select lml_util.ref_id(t."currentArea"), t."currentArea" ->> 'name', null, t.updated_at
-  from t
+  select t.current_area_id, t."currentArea" ->> 'name', null, t.updated_at
+  from lml_processes_documents as t
   where jsonb_typeof(t."currentArea") = 'object'
 ),
 garbage as (
   insert into lml_processes.garbage_timestamps
   select t.process_id, g.path, g.value
-  from t
+  from lml_processes_documents as t
   cross join lateral (values
     ('createdAt', t."createdAt", t.created_at_parsed),
     ('updatedAt', t."updatedAt", t.updated_at_parsed)
@@ -109,7 +115,7 @@ garbage as (
 ),
 snapshots as (
   select t.process_id as document_id, v.path, v.snapshot, t.updated_at as seen_at
-  from t
+  from lml_processes_documents as t
   cross join lateral (values
     ('createdBy', t."createdBy"), ('updatedBy', t."updatedBy"), ('assignedTo', t."assignedTo")
   ) as v(path, snapshot)
@@ -129,6 +135,8 @@ where v.user_id is not null
   and not exists (
     select from lml_users.main as u where u.user_id = v.user_id and not u.is_ghost
   );
+
+drop table lml_processes_documents;
 
 alter table lml_processes.main add constraint main_pkey primary key (process_id);
 analyze lml_processes.main;

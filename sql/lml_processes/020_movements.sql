@@ -1,10 +1,5 @@
 -- lml_processes.movements: movements[] of every process, expanded once.
 
--- Large inlined expressions make JIT compilation cost more than it saves.
-set local jit = off;
--- Keeps the materialized rows in memory.
-set local work_mem = '256MB';
-
 create table lml_processes.movements (
   process_id text not null,
   position integer not null,
@@ -16,53 +11,54 @@ create table lml_processes.movements (
 );
 
 -- One row per movement, narrow: the raw `at` and `by` are kept only for the rows that need them
--- (garbage timestamps, snapshots without _id, users missing from lml_users).
-with m as materialized (
+-- (garbage timestamps, snapshots without _id, users missing from lml_users). Built with create
+-- table as, which (unlike insert) parses the documents in parallel workers.
+create temp table lml_processes_movement_rows as
+select
+  e.process_id, e.position, e.seen_at, e.from_area_id, e.from_name, e.to_area_id, e.to_name,
+  e.moved_at, e.moved_by_user_id, e.note,
+  case when e.moved_at is null and jsonb_typeof(e.at) <> 'null' then e.at end as garbage_at,
+  case
+    when jsonb_typeof(e.by) = 'object' and (e.moved_by_user_id is null or u.user_id is null)
+    then e.by
+  end as odd_by
+from (
   select
-    e.process_id, e.position, e.seen_at, e.from_area_id, e.from_name, e.to_area_id, e.to_name,
-    e.moved_at, e.moved_by_user_id, e.note,
-    case when e.moved_at is null and jsonb_typeof(e.at) <> 'null' then e.at end as garbage_at,
-    case
-      when jsonb_typeof(e.by) = 'object' and (e.moved_by_user_id is null or u.user_id is null)
-      then e.by
-    end as odd_by
-  from (
-    select
-      p.process_id, v.position::integer as position, p.updated_at as seen_at,
-      lml_util.ref_id(x."from") as from_area_id, x."from" ->> 'name' as from_name,
-      lml_util.ref_id(x."to") as to_area_id, x."to" ->> 'name' as to_name,
-      x.at, lml_util.ts(x.at) as moved_at,
-      x.by, lml_util.user_id(x.by) as moved_by_user_id,
-      x.note
-    from lml_raw.lml_processes_mesa4core as r
-    join lml_processes.main as p on p.process_id = r._id
-    cross join lateral jsonb_to_record(r.doc) as y(movements jsonb)
-    cross join lateral jsonb_array_elements(
-      case when jsonb_typeof(y.movements) = 'array' then y.movements end
-    ) with ordinality as v(movement, position)
-    cross join lateral jsonb_to_record(v.movement)
-      as x("from" jsonb, "to" jsonb, at jsonb, by jsonb, note text)
-    where jsonb_typeof(v.movement) = 'object'
-    offset 0
-  ) as e
-  left join lml_users.main as u on u.user_id = e.moved_by_user_id and not u.is_ghost
-),
-movement_rows as (
+    p.process_id, v.position::integer as position, p.updated_at as seen_at,
+    lml_util.ref_id(x."from") as from_area_id, x."from" ->> 'name' as from_name,
+    lml_util.ref_id(x."to") as to_area_id, x."to" ->> 'name' as to_name,
+    x.at, lml_util.ts(x.at) as moved_at,
+    x.by, lml_util.user_id(x.by) as moved_by_user_id,
+    x.note
+  from lml_raw.lml_processes_mesa4core as r
+  join lml_processes.main as p on p.process_id = r._id
+  cross join lateral jsonb_to_record(r.doc) as y(movements jsonb)
+  cross join lateral jsonb_array_elements(
+    case when jsonb_typeof(y.movements) = 'array' then y.movements end
+  ) with ordinality as v(movement, position)
+  cross join lateral jsonb_to_record(v.movement)
+    as x("from" jsonb, "to" jsonb, at jsonb, by jsonb, note text)
+  where jsonb_typeof(v.movement) = 'object'
+  offset 0
+) as e
+left join lml_users.main as u on u.user_id = e.moved_by_user_id and not u.is_ghost;
+
+with movement_rows as (
   insert into lml_processes.movements
   select
     m.process_id, m.position, m.from_area_id, m.to_area_id, m.moved_at, m.moved_by_user_id, m.note
-  from m
+  from lml_processes_movement_rows as m
 ),
 garbage as (
   insert into lml_processes.garbage_timestamps
   select m.process_id, 'movements.at', m.garbage_at
-  from m
+  from lml_processes_movement_rows as m
   where m.garbage_at is not null
 ),
 unresolvable as (
   insert into lml_processes.unresolvable_snapshots
   select m.process_id, 'movements.by', m.odd_by
-  from m
+  from lml_processes_movement_rows as m
   where m.odd_by is not null and m.moved_by_user_id is null
 ),
 refs as (
@@ -70,16 +66,16 @@ refs as (
   select
     m.moved_by_user_id, m.odd_by ->> 'username', m.odd_by ->> 'firstName',
     m.odd_by ->> 'lastName', m.odd_by ->> 'email', m.seen_at
-  from m
+  from lml_processes_movement_rows as m
   where m.odd_by is not null and m.moved_by_user_id is not null
 ),
 -- Area copies reduced to the winner per area (latest document, then greatest name).
 copies as (
   select m.from_area_id as area_id, m.from_name as name, coalesce(m.seen_at, '-infinity') as seen_at
-  from m where m.from_area_id is not null
+  from lml_processes_movement_rows as m where m.from_area_id is not null
   union all
   select m.to_area_id, m.to_name, coalesce(m.seen_at, '-infinity')
-  from m where m.to_area_id is not null
+  from lml_processes_movement_rows as m where m.to_area_id is not null
 ),
 latest as (
   select c.area_id, max(c.seen_at) as seen_at
@@ -91,6 +87,8 @@ select c.area_id, max(c.name collate "C"), null, l.seen_at
 from copies as c
 join latest as l on l.area_id = c.area_id and l.seen_at = c.seen_at
 group by c.area_id, l.seen_at;
+
+drop table lml_processes_movement_rows;
 
 alter table lml_processes.movements add primary key (process_id, position);
 

@@ -1,10 +1,5 @@
 -- lml_processes.attachments: attachments[] of every process, expanded once.
 
--- Large inlined expressions make JIT compilation cost more than it saves.
-set local jit = off;
--- Keeps the materialized rows in memory.
-set local work_mem = '256MB';
-
 create table lml_processes.attachments (
   process_id text not null,
   position integer not null,
@@ -17,62 +12,65 @@ create table lml_processes.attachments (
 
 -- One row per attachment, narrow: the raw `uploadedAt` and `uploadedBy` are kept only for the
 -- rows that need them (garbage timestamps, snapshots without _id, users missing from lml_users).
-with a as materialized (
+-- Built with create table as, which (unlike insert) parses the documents in parallel workers.
+create temp table lml_processes_attachment_rows as
+select
+  e.process_id, e.position, e.seen_at, e.name, e.size_bytes, e.mime_type, e.uploaded_at,
+  e.uploaded_by_user_id,
+  case
+    when e.uploaded_at is null and jsonb_typeof(e.uploaded_raw) <> 'null' then e.uploaded_raw
+  end as garbage_at,
+  case
+    when jsonb_typeof(e.by) = 'object' and (e.uploaded_by_user_id is null or u.user_id is null)
+    then e.by
+  end as odd_by
+from (
   select
-    e.process_id, e.position, e.seen_at, e.name, e.size, e.mime_type, e.uploaded_at,
-    e.uploaded_by_user_id,
-    case
-      when e.uploaded_at is null and jsonb_typeof(e.uploaded_raw) <> 'null' then e.uploaded_raw
-    end as garbage_at,
-    case
-      when jsonb_typeof(e.by) = 'object' and (e.uploaded_by_user_id is null or u.user_id is null)
-      then e.by
-    end as odd_by
-  from (
-    select
-      p.process_id, v.position::integer as position, p.updated_at as seen_at,
-      x.name, x.size, x."mimeType" as mime_type,
-      x."uploadedAt" as uploaded_raw, lml_util.ts(x."uploadedAt") as uploaded_at,
-      x."uploadedBy" as by, lml_util.user_id(x."uploadedBy") as uploaded_by_user_id
-    from lml_raw.lml_processes_mesa4core as r
-    join lml_processes.main as p on p.process_id = r._id
-    cross join lateral jsonb_to_record(r.doc) as y(attachments jsonb)
-    cross join lateral jsonb_array_elements(
-      case when jsonb_typeof(y.attachments) = 'array' then y.attachments end
-    ) with ordinality as v(attachment, position)
-    cross join lateral jsonb_to_record(v.attachment) as x(
-      name text, size jsonb, "mimeType" text, "uploadedAt" jsonb, "uploadedBy" jsonb
-    )
-    where jsonb_typeof(v.attachment) = 'object'
-    offset 0
-  ) as e
-  left join lml_users.main as u on u.user_id = e.uploaded_by_user_id and not u.is_ghost
-),
-attachment_rows as (
+    p.process_id, v.position::integer as position, p.updated_at as seen_at,
+    x.name, lml_util.long(x.size) as size_bytes, x."mimeType" as mime_type,
+    x."uploadedAt" as uploaded_raw, lml_util.ts(x."uploadedAt") as uploaded_at,
+    x."uploadedBy" as by, lml_util.user_id(x."uploadedBy") as uploaded_by_user_id
+  from lml_raw.lml_processes_mesa4core as r
+  join lml_processes.main as p on p.process_id = r._id
+  cross join lateral jsonb_to_record(r.doc) as y(attachments jsonb)
+  cross join lateral jsonb_array_elements(
+    case when jsonb_typeof(y.attachments) = 'array' then y.attachments end
+  ) with ordinality as v(attachment, position)
+  cross join lateral jsonb_to_record(v.attachment) as x(
+    name text, size jsonb, "mimeType" text, "uploadedAt" jsonb, "uploadedBy" jsonb
+  )
+  where jsonb_typeof(v.attachment) = 'object'
+  offset 0
+) as e
+left join lml_users.main as u on u.user_id = e.uploaded_by_user_id and not u.is_ghost;
+
+with attachment_rows as (
   insert into lml_processes.attachments
   select
-    a.process_id, a.position, a.name, lml_util.long(a.size), a.mime_type,
+    a.process_id, a.position, a.name, a.size_bytes, a.mime_type,
     a.uploaded_at, a.uploaded_by_user_id
-  from a
+  from lml_processes_attachment_rows as a
 ),
 garbage as (
   insert into lml_processes.garbage_timestamps
   select a.process_id, 'attachments.uploadedAt', a.garbage_at
-  from a
+  from lml_processes_attachment_rows as a
   where a.garbage_at is not null
 ),
 unresolvable as (
   insert into lml_processes.unresolvable_snapshots
   select a.process_id, 'attachments.uploadedBy', a.odd_by
-  from a
+  from lml_processes_attachment_rows as a
   where a.odd_by is not null and a.uploaded_by_user_id is null
 )
 insert into lml_processes_user_refs
 select
   a.uploaded_by_user_id, a.odd_by ->> 'username', a.odd_by ->> 'firstName',
   a.odd_by ->> 'lastName', a.odd_by ->> 'email', a.seen_at
-from a
+from lml_processes_attachment_rows as a
 where a.odd_by is not null and a.uploaded_by_user_id is not null;
+
+drop table lml_processes_attachment_rows;
 
 alter table lml_processes.attachments add primary key (process_id, position);
 

@@ -1,7 +1,5 @@
 -- Foreign keys and indexes of lml_processes.
 
-set local maintenance_work_mem = '256MB';
-
 alter table lml_processes.main
   add constraint main_process_type_id_fkey foreign key (process_type_id) references lml_processtypes.main (process_type_id),
   add constraint main_applicant_person_id_fkey foreign key (applicant_person_id) references lml_people.main (person_id),

@@ -1,8 +1,5 @@
 -- lml_users.main: one row per user document; the garbage timestamps and unresolvable snapshots.
 
--- Large inlined expressions make JIT compilation cost more than it saves.
-set local jit = off;
-
 create table lml_users.main (
   user_id text not null,
   username text,
