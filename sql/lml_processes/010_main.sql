@@ -113,24 +113,28 @@ garbage as (
   ) as g(path, value, parsed)
   where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
 ),
+-- The user ids were computed with the documents (lml_util.user_id); a snapshot object without
+-- one is what lml_util.is_unresolvable means.
 snapshots as (
-  select t.process_id as document_id, v.path, v.snapshot, t.updated_at as seen_at
+  select t.process_id as document_id, v.path, v.snapshot, v.user_id, t.updated_at as seen_at
   from lml_processes_documents as t
   cross join lateral (values
-    ('createdBy', t."createdBy"), ('updatedBy', t."updatedBy"), ('assignedTo', t."assignedTo")
-  ) as v(path, snapshot)
+    ('createdBy', t."createdBy", t.created_by_user_id),
+    ('updatedBy', t."updatedBy", t.updated_by_user_id),
+    ('assignedTo', t."assignedTo", t.assigned_user_id)
+  ) as v(path, snapshot, user_id)
   where jsonb_typeof(v.snapshot) in ('object', 'string')
 ),
 unresolvable as (
   insert into lml_processes.unresolvable_snapshots
   select v.document_id, v.path, v.snapshot from snapshots as v
-  where lml_util.is_unresolvable(v.snapshot)
+  where jsonb_typeof(v.snapshot) = 'object' and v.user_id is null
 )
 insert into lml_processes_user_refs
 select
   v.user_id, v.snapshot ->> 'username', v.snapshot ->> 'firstName',
   v.snapshot ->> 'lastName', v.snapshot ->> 'email', v.seen_at
-from (select s.*, lml_util.user_id(s.snapshot) as user_id from snapshots as s) as v
+from snapshots as v
 where v.user_id is not null
   and not exists (
     select from lml_users.main as u where u.user_id = v.user_id and not u.is_ghost

@@ -69,8 +69,9 @@ refs as (
   from lml_processes_movement_rows as m
   where m.odd_by is not null and m.moved_by_user_id is not null
 ),
--- Area copies reduced to the winner per area (latest document, then greatest name).
-copies as (
+-- Area copies reduced to the winner per area (latest document, then greatest name); read twice
+-- from the rows rather than materialized.
+copies as not materialized (
   select m.from_area_id as area_id, m.from_name as name, coalesce(m.seen_at, '-infinity') as seen_at
   from lml_processes_movement_rows as m where m.from_area_id is not null
   union all
