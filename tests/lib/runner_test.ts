@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { RunError } from "../../lib/errors.ts";
 import { LockTimeoutError, runTransforms } from "../../lib/runner.ts";
 import { SqlFileError } from "../../lib/sql_files.ts";
-import { freshDatabase } from "../support/db.ts";
+import { freshDatabase, needsRealServer } from "../support/db.ts";
 import { loadRaw, makeFixture, snapshot } from "./pipeline_fixture.ts";
 
 const TABLES = [["f_users", "main"], ["f_people", "main"], ["f_orders", "main"], [
@@ -286,7 +286,10 @@ Deno.test("runTransforms() exposes run settings and runs prepare inside the tran
   assert.equal((await db.sql`select count(*)::int as n from lml_raw.users_src`)[0]!.n, 4);
 });
 
-Deno.test("runTransforms() fails with a LockTimeoutError naming the blocking session", async () => {
+Deno.test({
+  name: "runTransforms() fails with a LockTimeoutError naming the blocking session",
+  ...needsRealServer,
+}, async () => {
   await using db = await freshDatabase();
   await using fx = await makeFixture();
   await loadRaw(db.sql);
