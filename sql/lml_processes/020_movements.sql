@@ -49,16 +49,22 @@ with movement_rows as (
     m.process_id, m.position, m.from_area_id, m.to_area_id, m.moved_at, m.moved_by_user_id, m.note
   from lml_processes_movement_rows as m
 ),
+-- The few rows with a garbage timestamp or an odd snapshot, read once.
+odd as materialized (
+  select m.process_id, m.garbage_at, m.odd_by, m.moved_by_user_id, m.seen_at
+  from lml_processes_movement_rows as m
+  where m.garbage_at is not null or m.odd_by is not null
+),
 garbage as (
   insert into lml_processes.garbage_timestamps
   select m.process_id, 'movements.at', m.garbage_at
-  from lml_processes_movement_rows as m
+  from odd as m
   where m.garbage_at is not null
 ),
 unresolvable as (
   insert into lml_processes.unresolvable_snapshots
   select m.process_id, 'movements.by', m.odd_by
-  from lml_processes_movement_rows as m
+  from odd as m
   where m.odd_by is not null and m.moved_by_user_id is null
 ),
 refs as (
@@ -66,7 +72,7 @@ refs as (
   select
     m.moved_by_user_id, m.odd_by ->> 'username', m.odd_by ->> 'firstName',
     m.odd_by ->> 'lastName', m.odd_by ->> 'email', m.seen_at
-  from lml_processes_movement_rows as m
+  from odd as m
   where m.odd_by is not null and m.moved_by_user_id is not null
 ),
 -- Area copies reduced to the winner per area (latest document, then greatest name); read twice
