@@ -9,6 +9,7 @@
  * flags the document as an anomaly, so the caller can keep its original bytes.
  * @module
  */
+import { ByteBuffer } from "./byte_buffer.ts";
 import { Decimal128 } from "bson";
 
 /** A document that is not valid BSON; `offset` is relative to the document's first byte. */
@@ -81,11 +82,7 @@ const LIT = {
  * An append-only output buffer with the BSON walker. Reuse one per stream: call
  * {@linkcode EjsonWriter.take} to hand the bytes written so far to a consumer.
  */
-export class EjsonWriter {
-  /** Output bytes; valid up to {@linkcode EjsonWriter.pos}. */
-  buf: Uint8Array;
-  /** Number of output bytes written. */
-  pos = 0;
+export class EjsonWriter extends ByteBuffer {
   /** Set when a value was altered to fit JSONB (U+0000 or invalid UTF-8 → U+FFFD). */
   anomaly = false;
   #copy: boolean;
@@ -100,8 +97,8 @@ export class EjsonWriter {
   }
 
   constructor(options: EjsonWriterOptions = {}) {
+    super(options.initialSize ?? 65536);
     this.#copy = options.copy ?? false;
-    this.buf = new Uint8Array(options.initialSize ?? 65536);
   }
 
   /** Returns a copy of the bytes written so far and empties the writer (keeping its buffer). */
@@ -109,29 +106,6 @@ export class EjsonWriter {
     const out = this.buf.slice(0, this.pos);
     this.pos = 0;
     return out;
-  }
-
-  /** Makes room for `n` more bytes. */
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
-
-  /** Appends raw bytes. */
-  bytes(data: Uint8Array): void {
-    this.reserve(data.length);
-    this.buf.set(data, this.pos);
-    this.pos += data.length;
-  }
-
-  /** Appends one byte. */
-  byte(b: number): void {
-    if (this.pos >= this.buf.length) this.reserve(1);
-    this.buf[this.pos++] = b;
   }
 
   /** Appends `data` as lower-case hex. */

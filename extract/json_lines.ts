@@ -7,6 +7,7 @@
  * becomes an Int64 with all its digits (beyond int64, a double).
  * @module
  */
+import { ByteBuffer } from "./byte_buffer.ts";
 import { Decimal128 } from "bson";
 
 /** A line that is not valid JSON or not a valid Extended JSON value. */
@@ -185,24 +186,7 @@ class Parser {
 const encoder = new TextEncoder();
 
 /** A growable little-endian byte buffer for building BSON. */
-class Builder {
-  buf = new Uint8Array(1024);
-  pos = 0;
-
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
-
-  byte(b: number): void {
-    this.reserve(1);
-    this.buf[this.pos++] = b;
-  }
-
+class Builder extends ByteBuffer {
   int32(v: number, at = -1): void {
     const p = at >= 0 ? at : this.pos;
     if (at < 0) {
@@ -225,12 +209,6 @@ class Builder {
     this.reserve(8);
     new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).setFloat64(0, v, true);
     this.pos += 8;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
   }
 
   cstring(text: string): void {

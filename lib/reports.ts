@@ -20,6 +20,7 @@
  * ```
  * @module
  */
+import type { ExtractResult } from "../extract/extract.ts";
 import type { CheckResult } from "./checks.ts";
 
 /** One SQL file a run executed. */
@@ -46,24 +47,6 @@ export interface TableCount {
   table: string;
   /** Rows. */
   rows: number;
-}
-
-/** Extraction metrics of one collection (given by the refresh). */
-export interface ExtractResult {
-  /** Collection name. */
-  collection: string;
-  /** Documents extracted. */
-  documents: number;
-  /** Bytes of BSON read. */
-  bytes: number;
-  /** Documents whose original BSON was kept. */
-  anomalies: number;
-  /** Time taken. */
-  seconds: number;
-  /** Outcome. */
-  status: "succeeded" | "failed";
-  /** Error message when failed. */
-  error?: string | undefined;
 }
 
 /** Everything a run produced; what the reports are made of. */

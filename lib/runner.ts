@@ -21,8 +21,8 @@ import {
   runCheckList,
 } from "./checks.ts";
 import { buildPlan, graphMermaid, type Plan } from "./plan.ts";
+import type { ExtractResult } from "../extract/extract.ts";
 import {
-  type ExtractResult,
   type FileResult,
   type ReportPaths,
   type RunResult,
