@@ -56,6 +56,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const tag = level === "info" ? "" : `${level.toUpperCase()} `;
     write(redactText(`${ts.slice(11, 19)} ${tag}${message}${extra ? "  " + extra : ""}`));
   };
+  return fromLog(log, interactive);
+}
+
+function fromLog(log: Logger["log"], interactive: boolean): Logger {
   return {
     log,
     info: (m, f) => log("info", m, f),
@@ -101,13 +105,5 @@ export function withLogFile(logger: Logger, path: string): Logger & Disposable {
     const line = { ts: new Date().toISOString(), level, msg: message, ...fields };
     file.writeSync(encoder.encode(redactText(JSON.stringify(line)) + "\n"));
   };
-  return {
-    log,
-    info: (m, f) => log("info", m, f),
-    warn: (m, f) => log("warn", m, f),
-    error: (m, f) => log("error", m, f),
-    debug: (m, f) => log("debug", m, f),
-    interactive: logger.interactive,
-    [Symbol.dispose]: () => file.close(),
-  };
+  return { ...fromLog(log, logger.interactive), [Symbol.dispose]: () => file.close() };
 }
