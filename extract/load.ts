@@ -101,6 +101,11 @@ export async function createStaging(sql: Sql, options: { rawSchema: string; coll
       source_ordinal bigint not null,
       source_offset bigint
     )`);
+  // lz4 compresses and decompresses the documents several times faster than the default pglz:
+  // COPY and every transform scan gain. Engines built without lz4 keep the default.
+  await sql.unsafe(`alter table ${table} alter column doc set compression lz4`).catch((error) => {
+    if ((error as { code?: string }).code !== "0A000") throw error;
+  });
 }
 
 /**

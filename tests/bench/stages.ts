@@ -241,6 +241,7 @@ export async function runFloor(
           `drop table if exists ${table};`,
           `create table ${table} (_id text not null, doc jsonb not null, original bytea, ` +
           `extracted_at timestamptz not null, source_ordinal bigint not null, source_offset bigint);`,
+          `alter table ${table} alter column doc set compression lz4;`,
           `\\copy ${table} (${COPY_COLUMNS}) from '${files.dir}/${collection}.copy'`,
           `alter table ${table} add constraint ${
             quoteIdent(`${collection}_pkey`)

@@ -287,6 +287,10 @@ Deno.test("a collection larger than many batches and several COPY statements loa
     ks: (5999 * 6000) / 2,
     chars: docs.reduce((n, d) => n + (d.text as string).length, 0),
   });
+  const [column] = await db.sql`
+    select attcompression as compression from pg_attribute
+    where attrelid = 'lml_raw.lml_users_mesa4core'::regclass and attname = 'doc'`;
+  assert.equal(column?.compression, "l", "documents are stored with lz4 compression");
 });
 
 Deno.test("a truncated dump leaves the previous raw data intact and names document and byte", async () => {
