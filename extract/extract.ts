@@ -23,7 +23,7 @@ import {
   swapStaged as swapStagedTables,
 } from "./load.ts";
 import { createProgress, type Progress } from "./progress.ts";
-import { openSource, type Source, SourceError } from "./source.ts";
+import { openSource, type Source, SourceError, type SourceEstimate } from "./source.ts";
 
 /** A collection that could not be extracted; names the document when one is at fault. */
 export class ExtractError extends Error {
@@ -226,6 +226,19 @@ async function withSource<T>(
   }
 }
 
+/**
+ * Orders collections largest first (by the source's estimate), so the biggest one starts at once
+ * and the small ones share the other slots instead of delaying it.
+ */
+async function largestFirst(source: Source, names: readonly string[]): Promise<string[]> {
+  const sizes = new Map<string, number>();
+  for (const name of names) {
+    const estimate = await source.estimate(name).catch(() => ({} as SourceEstimate));
+    sizes.set(name, estimate.bytes ?? estimate.documents ?? 0);
+  }
+  return [...names].sort((a, b) => sizes.get(b)! - sizes.get(a)!);
+}
+
 async function pool<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>) {
   const results: R[] = new Array(items.length);
   let next = 0;
@@ -275,24 +288,32 @@ async function run(
     runStates.set(source, { method: undefined, forced, progress });
     logger.info(`extracting ${names.length} collection(s) from ${source.description}`);
     try {
-      const results = await pool(names, options.concurrency ?? 2, async (collection) => {
-        let result = await stageCollection(sql, config, { ...options, collection, source });
-        if (swap && result.status === "succeeded") {
-          try {
-            await sql.begin((tx) =>
-              swapStagedTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
-            );
-          } catch (error) {
-            const failure = describeError(collection, error);
-            logger.error(failure.message);
-            await dropStagedTables(sql, { rawSchema: config.rawSchema, collections: [collection] })
-              .catch(() => {});
-            result = { ...result, status: "failed", error: failure.message };
+      const results = await pool(
+        await largestFirst(source, names),
+        options.concurrency ?? 2,
+        async (collection) => {
+          let result = await stageCollection(sql, config, { ...options, collection, source });
+          if (swap && result.status === "succeeded") {
+            try {
+              await sql.begin((tx) =>
+                swapStagedTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
+              );
+            } catch (error) {
+              const failure = describeError(collection, error);
+              logger.error(failure.message);
+              await dropStagedTables(sql, {
+                rawSchema: config.rawSchema,
+                collections: [collection],
+              })
+                .catch(() => {});
+              result = { ...result, status: "failed", error: failure.message };
+            }
           }
-        }
-        await writeLog(sql, config, source, result, options.runId);
-        return result;
-      });
+          await writeLog(sql, config, source, result, options.runId);
+          return result;
+        },
+      );
+      results.sort((a, b) => names.indexOf(a.collection) - names.indexOf(b.collection));
       progress.summary(results);
       return results;
     } finally {

@@ -230,7 +230,9 @@ export async function runFloor(
   options: { schema: string; collections: readonly string[]; concurrency?: number },
 ): Promise<number> {
   const schema = quoteIdent(options.schema);
-  const queue = [...options.collections];
+  // Largest first, as the loader schedules them.
+  const size = (c: string) => Deno.statSync(`${files.dir}/${c}.copy`).size;
+  const queue = [...options.collections].sort((a, b) => size(b) - size(a));
   const started = performance.now();
   const worker = async () => {
     for (let collection = queue.shift(); collection; collection = queue.shift()) {
