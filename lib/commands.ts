@@ -2,14 +2,17 @@
  * The commands of the command line, each with its help text and handler.
  * @module
  */
-import { DEFAULT_CONFIG_PATH, loadConfig, type PipelineConfig } from "./config.ts";
-import { UsageError } from "./errors.ts";
+import {
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  type PipelineConfig,
+  selectCollections,
+} from "./config.ts";
+import { RunError, UsageError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { setting } from "./env.ts";
 import { connect, redactUrl, type Sql } from "./db.ts";
 import { managedSchemas, resetDatabase } from "./reset.ts";
-import { selectCollections } from "./config.ts";
-import { RunError } from "./errors.ts";
 import { resolveDatabase, SERVE_PORT, serveEmbedded } from "./embedded.ts";
 import { runDemo } from "./demo.ts";
 import { runChecks, runTransforms } from "./runner.ts";
@@ -171,7 +174,7 @@ function help(): string {
   ].join("\n");
 }
 
-function commandHelp(name: string, command: Command): string {
+function commandHelp(command: Command): string {
   return [
     `${command.summary}`,
     "",
@@ -198,7 +201,7 @@ export async function runCommand(
     });
   }
   if (flags.help) {
-    console.log(commandHelp(name, command));
+    console.log(commandHelp(command));
     return 0;
   }
   for (const flag of Object.keys(flags) as (keyof Flags)[]) {
@@ -232,7 +235,7 @@ export async function runCommand(
 }
 
 /** Parses a numeric flag, or returns `fallback` when absent. */
-export function numberFlag(flags: Flags, name: keyof Flags, fallback: number): number {
+function numberFlag(flags: Flags, name: keyof Flags, fallback: number): number {
   const raw = flags[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -243,12 +246,12 @@ export function numberFlag(flags: Flags, name: keyof Flags, fallback: number): n
 }
 
 /** Splits --select into names. */
-export function selectFlag(flags: Flags): string[] {
+function selectFlag(flags: Flags): string[] {
   return (flags.select ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
 /** The target database URL from --database-url, $DATABASE_URL or .env (undefined: embedded). */
-export function databaseUrlFlag(flags: Flags): string | undefined {
+function databaseUrlFlag(flags: Flags): string | undefined {
   return flags["database-url"] ?? setting("DATABASE_URL");
 }
 
@@ -256,7 +259,7 @@ export function databaseUrlFlag(flags: Flags): string | undefined {
  * Opens the target database for the duration of `fn`: --database-url, $DATABASE_URL or .env,
  * else the embedded PostgreSQL (one session at a time, so a pool of one).
  */
-export async function withDatabase<T>(
+async function withDatabase<T>(
   ctx: CommandContext,
   fn: (sql: Sql, database: { url: string; isEmbedded: boolean }) => Promise<T>,
   options: { application?: string } = {},

@@ -16,7 +16,7 @@ Deno.test("createLogger() writes JSON lines with redacted passwords, and debug o
   createLogger({ format: "text", debug: true, write: (l) => debug.push(l) }).debug("shown", {
     n: 1,
   });
-  assert.match(debug[0]!, /^\d\d:\d\d:\d\d DEBUG shown  n=1$/);
+  assert.match(debug[0]!, /^\d\d:\d\d:\d\d DEBUG shown {2}n=1$/);
 });
 
 Deno.test("withLogFile() forwards every line and appends it to the file as JSON", async () => {
@@ -47,7 +47,7 @@ Deno.test("heartbeat() logs until disposed", async () => {
     });
     assert.match(
       await promise,
-      /running sql\/lml_processes\/020_movements\.sql \(still running\)  elapsed_s=\d+/,
+      /running sql\/lml_processes\/020_movements\.sql \(still running\) {2}elapsed_s=\d+/,
     );
   }
 });
