@@ -290,7 +290,8 @@ Deno.test("a collection larger than many batches and several COPY statements loa
   const [column] = await db.sql`
     select attcompression as compression from pg_attribute
     where attrelid = 'lml_raw.lml_users_mesa4core'::regclass and attname = 'doc'`;
-  assert.equal(column?.compression, "l", "documents are stored with lz4 compression");
+  // lz4 where the engine has it (our servers); the embedded engine is built without it.
+  assert.equal(column?.compression, db.embedded ? "" : "l", "documents are stored with lz4");
 });
 
 Deno.test("a truncated dump leaves the previous raw data intact and names document and byte", async () => {
