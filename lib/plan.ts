@@ -4,7 +4,7 @@
  * text and Mermaid. Works without a database (changes are then unknown).
  * @module
  */
-import { type PipelineConfig, selectCollections } from "./config.ts";
+import { displayPath, type PipelineConfig, selectCollections } from "./config.ts";
 import { quoteIdent, type Sql } from "./db.ts";
 import { discoverFiles } from "./sql_files.ts";
 
@@ -118,7 +118,7 @@ export async function buildPlan(
     for (const s of f.schema ? [f.schema] : selected) changedSchemas.add(s);
   }
   return {
-    config: config.file,
+    config: displayPath(config.file),
     selected,
     untouched: config.collections.map((c) => c.schema).filter((s) => !selected.includes(s)),
     files: planFiles,
