@@ -70,6 +70,17 @@ async function refreshOn(
   }
 }
 
+/** The refresh that follows a fault, into `<reportsDir>/next`; it must succeed. */
+async function nextRefresh(
+  db: TestDatabase,
+  source: string,
+  reportsDir: string,
+): Promise<RunResult> {
+  const next = await refreshOn(db.url, { source, reportsDir: `${reportsDir}/next` });
+  assert.equal(next.status, "succeeded", next.error?.message);
+  return next;
+}
+
 /** The first good refresh (seed 1); returns the checksums of the previous data. */
 async function previousData(
   db: TestDatabase,
@@ -314,11 +325,7 @@ Deno.test({
     const runs = await refreshRuns(db.sql);
     assert.deepEqual(runs.map((r) => r.status), ["succeeded", "running"]);
 
-    const next = await refreshOn(db.url, {
-      source: samples.second,
-      reportsDir: `${tmp.path}/next`,
-    });
-    assert.equal(next.status, "succeeded", next.error?.message);
+    const next = await nextRefresh(db, samples.second, tmp.path);
     assert.deepEqual(
       (await refreshRuns(db.sql)).map((r) => [r.run_id, r.status]),
       [[runs[0]!.run_id, "succeeded"], [runs[1]!.run_id, "abandoned"], [next.runId, "succeeded"]],
@@ -359,11 +366,7 @@ Deno.test({
     const runs = await refreshRuns(db.sql);
     assert.deepEqual(runs.map((r) => r.status), ["succeeded", "running"]);
 
-    const next = await refreshOn(db.url, {
-      source: samples.second,
-      reportsDir: `${tmp.path}/next`,
-    });
-    assert.equal(next.status, "succeeded", next.error?.message);
+    await nextRefresh(db, samples.second, tmp.path);
     assert.deepEqual(
       (await refreshRuns(db.sql)).map((r) => r.status),
       ["succeeded", "abandoned", "succeeded"],
@@ -402,8 +405,7 @@ Deno.test({
     assert.deepEqual((await refreshRuns(db.sql)).map((r) => r.status), ["succeeded", "failed"]);
 
     mongo.server!.revive();
-    const next = await refreshOn(db.url, { source: mongo.url, reportsDir: `${tmp.path}/next` });
-    assert.equal(next.status, "succeeded", next.error?.message);
+    await nextRefresh(db, mongo.url, tmp.path);
     const now = await schemaChecksums(db.sql, SCHEMAS);
     assert.deepEqual(stagingTables(now), []);
     assert.notDeepEqual(now, before);
@@ -448,11 +450,7 @@ Deno.test({
     const runs = await refreshRuns(db.sql);
     assert.deepEqual(runs.map((r) => r.status), ["succeeded", "failed"]);
 
-    const next = await refreshOn(db.url, {
-      source: samples.second,
-      reportsDir: `${tmp.path}/next`,
-    });
-    assert.equal(next.status, "succeeded", next.error?.message);
+    await nextRefresh(db, samples.second, tmp.path);
     assert.notDeepEqual(await schemaChecksums(db.sql, SCHEMAS), before);
     assert.deepEqual(await documentCounts(db.sql), manifestCounts(samples.secondManifest));
   },
@@ -489,11 +487,7 @@ Deno.test({
     assert.match(await Deno.readTextFile(failed.reports.markdown), /always_fails/);
     assert.match(await Deno.readTextFile(failed.reports.junit), /always_fails/);
 
-    const next = await refreshOn(db.url, {
-      source: samples.second,
-      reportsDir: `${tmp.path}/next`,
-    });
-    assert.equal(next.status, "succeeded", next.error?.message);
+    await nextRefresh(db, samples.second, tmp.path);
     assert.deepEqual(await documentCounts(db.sql), manifestCounts(samples.secondManifest));
   },
 });
@@ -548,11 +542,7 @@ Deno.test({
 
     // The data is that of one complete refresh of the new sample: the next one, alone, gives
     // the same rows.
-    const next = await refreshOn(db.url, {
-      source: samples.second,
-      reportsDir: `${tmp.path}/next`,
-    });
-    assert.equal(next.status, "succeeded", next.error?.message);
+    await nextRefresh(db, samples.second, tmp.path);
     assert.deepEqual(
       await schemaChecksums(db.sql, SCHEMAS, { ignoreColumns: ["extracted_at"] }),
       together,
