@@ -4,9 +4,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { COMMANDS, runCommand } from "./lib/commands.ts";
-import { UsageError } from "./lib/errors.ts";
-import { reportFailure } from "./lib/cli_errors.ts";
+import { COMMANDS, runCommand } from "./lib/commands/commands.ts";
+import { UsageError } from "./lib/core/errors.ts";
+import { reportFailure } from "./lib/commands/failure.ts";
 
 const OPTIONS = {
   source: { type: "string" },

@@ -7,11 +7,11 @@
  * inside its own transaction.
  * @module
  */
-import type { PipelineConfig } from "../lib/config.ts";
-import { redactText, type Sql } from "../lib/db.ts";
-import { UsageError } from "../lib/errors.ts";
-import { type Logger, silentLogger } from "../lib/log.ts";
-import { ensureMeta } from "../lib/meta.ts";
+import type { PipelineConfig } from "../lib/core/config.ts";
+import { redactText, type Sql } from "../lib/core/db.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { type Logger, silentLogger } from "../lib/core/log.ts";
+import { ensureMeta } from "../lib/core/ledger.ts";
 import {
   copySupported,
   createStaging,

@@ -8,7 +8,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type postgres from "postgres";
-import { quoteIdent, type Sql } from "../lib/db.ts";
+import { quoteIdent, type Sql } from "../lib/core/db.ts";
 import { BsonError, EjsonWriter, findId, writeIdText } from "./ejson.ts";
 import { type DocumentBatch, SourceError } from "./source.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { MongoClient } from "mongodb";
-import { redactText, redactUrl } from "../lib/db.ts";
+import { redactText, redactUrl } from "../lib/core/db.ts";
 import type { DocumentBatch, Source, SourceEstimate } from "./source.ts";
 import { SourceError } from "./source.ts";
 

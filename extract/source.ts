@@ -3,7 +3,7 @@
  * documents. `openSource` picks one from the `--source` string.
  * @module
  */
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/core/errors.ts";
 
 /** A batch of BSON documents read from a source, in source order. */
 export interface DocumentBatch {

@@ -6,11 +6,11 @@
  * Usage: `deno run -A tests/bench/child.ts <extract|transform|refresh> <database-url> [source]`
  * @module
  */
-import { loadConfig } from "../../lib/config.ts";
-import { connect } from "../../lib/db.ts";
-import { peakRssBytes } from "../../lib/metrics.ts";
-import { refresh } from "../../lib/refresh.ts";
-import { runTransforms } from "../../lib/runner.ts";
+import { loadConfig } from "../../lib/core/config.ts";
+import { connect } from "../../lib/core/db.ts";
+import { peakRssBytes } from "../../lib/core/metrics.ts";
+import { refresh } from "../../lib/commands/refresh.ts";
+import { runTransforms } from "../../lib/transform/run.ts";
 import { extractCollections } from "../../extract/extract.ts";
 
 /** The stages a child can run. */

@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadConfig } from "../../lib/config.ts";
-import { connect, quoteIdent, redactUrl, type Sql } from "../../lib/db.ts";
+import { loadConfig } from "../../lib/core/config.ts";
+import { connect, quoteIdent, redactUrl, type Sql } from "../../lib/core/db.ts";
 import { insertSample } from "../../lib/sample/mod.ts";
 import { openTestMongo, withDatabase } from "../support/mongo.ts";
 import {

@@ -3,7 +3,7 @@
  * floor, the floor load itself, and the measured child processes (./child.ts).
  * @module
  */
-import { quoteIdent } from "../../lib/db.ts";
+import { quoteIdent } from "../../lib/core/db.ts";
 import { generateSample } from "../../lib/sample/mod.ts";
 import { readBson } from "../../extract/dump_source.ts";
 import { EjsonWriter, findId, writeIdText } from "../../extract/ejson.ts";

@@ -16,8 +16,8 @@ import {
   ObjectId,
   Timestamp,
 } from "bson";
-import { loadConfig, type PipelineConfig } from "../../lib/config.ts";
-import { connect, type Sql } from "../../lib/db.ts";
+import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
+import { connect, type Sql } from "../../lib/core/db.ts";
 import {
   dropStaged,
   extractCollections,

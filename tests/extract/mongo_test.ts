@@ -11,8 +11,8 @@ import {
   ObjectId,
   Timestamp,
 } from "bson";
-import { loadConfig, type PipelineConfig } from "../../lib/config.ts";
-import type { Sql } from "../../lib/db.ts";
+import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
+import type { Sql } from "../../lib/core/db.ts";
 import { extractCollections } from "../../extract/extract.ts";
 import { databaseOfUrl, openMongoSource } from "../../extract/mongo_source.ts";
 import { freshDatabase } from "../support/db.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger } from "../../lib/log.ts";
+import { createLogger } from "../../lib/core/log.ts";
 import { createProgress } from "../../extract/progress.ts";
 
 Deno.test("createProgress() logs periodic lines off a terminal and a summary table", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig } from "../../lib/core/config.ts";
 import { generateSample } from "../../lib/sample/mod.ts";
 import { extractCollections } from "../../extract/extract.ts";
 import { freshDatabase } from "../support/db.ts";

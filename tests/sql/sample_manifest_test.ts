@@ -3,8 +3,8 @@
  * unresolvable snapshots, garbage timestamps, dangling references, catalogs and child rows.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../lib/config.ts";
-import { runTransforms } from "../../lib/runner.ts";
+import { loadConfig } from "../../lib/core/config.ts";
+import { runTransforms } from "../../lib/transform/run.ts";
 import { generateSample, type Manifest } from "../../lib/sample/mod.ts";
 import { extractCollections } from "../../extract/extract.ts";
 import { freshDatabase } from "../support/db.ts";

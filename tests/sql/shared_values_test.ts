@@ -3,8 +3,8 @@
  * Extended JSON accessors, booleans and digits.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../lib/config.ts";
-import type { Sql } from "../../lib/db.ts";
+import { loadConfig } from "../../lib/core/config.ts";
+import type { Sql } from "../../lib/core/db.ts";
 import { freshDatabase } from "../support/db.ts";
 
 async function applyShared(sql: Sql): Promise<void> {

@@ -2,7 +2,7 @@
  * Row-for-row fingerprints of whole schemas, to assert that data did not change (or did).
  * @module
  */
-import type { Sql } from "../../lib/db.ts";
+import type { Sql } from "../../lib/core/db.ts";
 
 /** Options of {@linkcode schemaChecksums}. */
 export interface ChecksumOptions {

@@ -7,8 +7,8 @@
  * @module
  */
 import postgres from "postgres";
-import { connect, redactUrl, type Sql } from "../../lib/db.ts";
-import { type EmbeddedServer, startEmbedded } from "../../lib/embedded.ts";
+import { connect, redactUrl, type Sql } from "../../lib/core/db.ts";
+import { type EmbeddedServer, startEmbedded } from "../../lib/embedded/database.ts";
 
 /** The server tests run against. */
 export const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL") ??

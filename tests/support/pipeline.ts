@@ -3,9 +3,9 @@
  * relaxed Extended JSON documents, then the whole pipeline run through the engine.
  * @module
  */
-import { loadConfig, type PipelineConfig } from "../../lib/config.ts";
-import { quoteIdent, type Sql } from "../../lib/db.ts";
-import { runTransforms, type TransformResult } from "../../lib/runner.ts";
+import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
+import { quoteIdent, type Sql } from "../../lib/core/db.ts";
+import { runTransforms, type TransformResult } from "../../lib/transform/run.ts";
 
 /** Relaxed Extended JSON documents per collection name. */
 export type RawDocuments = Record<string, Record<string, unknown>[]>;

@@ -9,7 +9,7 @@ import {
   sampleDocuments,
 } from "../../../lib/sample/mod.ts";
 import { openTestMongo } from "../../support/mongo.ts";
-import { readBson, recount } from "./recount.ts";
+import { readBson, recount } from "../../support/recount.ts";
 
 const NOTIFICATIONS = "lml_notifications_mesa4core";
 const ALL = [...PIPELINE_COLLECTIONS, NOTIFICATIONS];

@@ -1,0 +1,470 @@
+/**
+ * The commands of the command line, each with its help text and handler.
+ * @module
+ */
+import {
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  type PipelineConfig,
+  selectCollections,
+} from "../core/config.ts";
+import { RunError, UsageError } from "../core/errors.ts";
+import { createLogger, type Logger } from "../core/log.ts";
+import { setting } from "../core/env.ts";
+import { connect, redactUrl, type Sql } from "../core/db.ts";
+import { managedSchemas, resetDatabase } from "./reset.ts";
+import { resolveDatabase, SERVE_PORT, serveEmbedded } from "../embedded/database.ts";
+import { runDemo } from "./demo.ts";
+import { runChecks, runTransforms } from "../transform/run.ts";
+import { buildPlan, formatPlan } from "../transform/plan.ts";
+import type { RunResult } from "../report/reports.ts";
+import { extractCollections } from "../../extract/extract.ts";
+import { generateSample } from "../sample/mod.ts";
+import { refresh } from "./refresh.ts";
+import { profileCollection } from "../profile/profile.ts";
+import { formatProfile, writeProfileReports } from "../profile/format.ts";
+import { scaffoldCollection } from "../scaffold/scaffold.ts";
+
+/** Parsed flags, as main.ts gives them. */
+export interface Flags {
+  source?: string;
+  "database-url"?: string;
+  config?: string;
+  select?: string;
+  "dry-run"?: boolean;
+  yes?: boolean;
+  "log-format"?: string;
+  scale?: string;
+  seed?: string;
+  format?: string;
+  reports?: string;
+  port?: string;
+  schema?: string;
+  "sample-size"?: string;
+  concurrency?: string;
+  debug?: boolean;
+  help?: boolean;
+}
+
+/** What a handler receives. */
+export interface CommandContext {
+  flags: Flags;
+  args: string[];
+  logger: Logger;
+  /** Loads the pipeline config named by --config (default: sql/pipeline.yaml). */
+  config(): Promise<PipelineConfig>;
+}
+
+interface Command {
+  summary: string;
+  usage: string;
+  flags: (keyof Flags)[];
+  args?: number;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+const COMMON: (keyof Flags)[] = ["config", "log-format", "debug", "help"];
+
+/** Every command, by name. */
+export const COMMANDS: Record<string, Command> = {
+  extract: {
+    summary: "Load MongoDB collections (server or dump) raw into lml_raw as JSONB",
+    usage: "extract [--source <mongodb-url|dump-dir>] [--database-url <url>] [--select <names>]",
+    flags: [...COMMON, "source", "database-url", "select", "concurrency"],
+    run: runExtract,
+  },
+  transform: {
+    summary: "Rebuild the normalized schemas from lml_raw with sql/, then run the checks",
+    usage: "transform [--database-url <url>] [--select <names>] [--dry-run] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "select", "dry-run", "reports"],
+    run: runTransform,
+  },
+  assert: {
+    summary: "Run the assertion checks against the current data and write the reports",
+    usage: "assert [--database-url <url>] [--select <names>] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "select", "reports"],
+    run: runAssert,
+  },
+  refresh: {
+    summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
+    usage: "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>]",
+    flags: [...COMMON, "source", "database-url", "reports", "concurrency"],
+    run: runRefresh,
+  },
+  plan: {
+    summary: "Show the SQL files in run order, what changed since the last run, and the graph",
+    usage: "plan [--database-url <url>] [--select <names>]",
+    flags: [...COMMON, "database-url", "select"],
+    run: runPlan,
+  },
+  reset: {
+    summary: "Drop every schema the config names (raw, normalized, meta) after confirmation",
+    usage: "reset [--database-url <url>] [--yes]",
+    flags: [...COMMON, "database-url", "yes"],
+    run: runReset,
+  },
+  demo: {
+    summary: "Generate a small dataset and run the whole pipeline (embedded PostgreSQL by default)",
+    usage: "demo [--scale <n>] [--seed <n>] [--database-url <url>] [--reports <dir>]",
+    flags: [...COMMON, "scale", "seed", "database-url", "reports"],
+    run: async (ctx) => {
+      await runDemo({
+        scale: numberFlag(ctx.flags, "scale", 0.05),
+        seed: numberFlag(ctx.flags, "seed", 1),
+        databaseUrl: databaseUrlFlag(ctx.flags),
+        configPath: ctx.flags.config ?? DEFAULT_CONFIG_PATH,
+        reportsDir: ctx.flags.reports ?? "reports",
+        logger: ctx.logger,
+      });
+      return 0;
+    },
+  },
+  serve: {
+    summary: "Serve the embedded PostgreSQL on a local port for psql or DBeaver",
+    usage: "serve [--port <n>]",
+    flags: [...COMMON, "port"],
+    run: async (ctx) => {
+      await serveEmbedded({ port: numberFlag(ctx.flags, "port", SERVE_PORT) });
+      return 0;
+    },
+  },
+  generate: {
+    summary: "Write a deterministic mesa4core sample dataset (dump or JSON lines)",
+    usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json]",
+    flags: [...COMMON, "scale", "seed", "format"],
+    args: 1,
+    run: runGenerate,
+  },
+  profile: {
+    summary: "Profile a raw collection's fields (types, presence, hints), entirely in SQL",
+    usage: "profile <collection> [--database-url <url>] [--sample-size <n>] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "sample-size", "reports"],
+    args: 1,
+    run: runProfile,
+  },
+  scaffold: {
+    summary: "Draft sql/<schema>/ for a new collection from its profile",
+    usage: "scaffold <collection> [--schema <name>] [--database-url <url>]",
+    flags: [...COMMON, "database-url", "schema", "sample-size"],
+    args: 1,
+    run: runScaffold,
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return [
+    "lml: MongoDB (mesa4core) to PostgreSQL, SQL-first ELT",
+    "",
+    "usage: deno task <command> [options]   (or: deno run -A main.ts <command> [options])",
+    "",
+    "commands:",
+    ...lines,
+    "",
+    "common options:",
+    "  --database-url <url>   target PostgreSQL (default: $DATABASE_URL, else .env, else the embedded one)",
+    "  --source <url|dir>     MongoDB URL or dump folder (default: $MONGO_URL)",
+    "  --config <file>        pipeline config (default: sql/pipeline.yaml)",
+    "  --select <names>       comma-separated collection or schema names",
+    "  --log-format text|json",
+    "  --debug                show stack traces",
+    "",
+    "exit codes: 0 ok, 1 failed run or failed error check, 2 bad usage or config",
+  ].join("\n");
+}
+
+function commandHelp(command: Command): string {
+  return [
+    `${command.summary}`,
+    "",
+    `usage: deno task ${command.usage}`,
+    "",
+    `options: ${command.flags.map((f) => `--${f}`).join(" ")}`,
+  ].join("\n");
+}
+
+/** Runs command `name` with positional `args` and `flags`; returns the exit code. */
+export async function runCommand(
+  name: string | undefined,
+  args: string[],
+  flags: Flags,
+): Promise<number> {
+  if (name === undefined || name === "help") {
+    console.log(help());
+    return name === undefined && !flags.help ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    throw new UsageError(`unknown command "${name}"`, {
+      hint: `commands: ${Object.keys(COMMANDS).join(", ")}`,
+    });
+  }
+  if (flags.help) {
+    console.log(commandHelp(command));
+    return 0;
+  }
+  for (const flag of Object.keys(flags) as (keyof Flags)[]) {
+    if (flags[flag] !== undefined && !command.flags.includes(flag)) {
+      throw new UsageError(`"${name}" does not take --${flag}`, {
+        hint: `usage: deno task ${command.usage}`,
+      });
+    }
+  }
+  const expected = command.args ?? 0;
+  if (args.length !== expected) {
+    throw new UsageError(
+      expected === 0
+        ? `"${name}" takes no arguments (got "${args.join(" ")}")`
+        : `"${name}" needs ${expected} argument`,
+      { hint: `usage: deno task ${command.usage}` },
+    );
+  }
+  const format = flags["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, not "${format}"`);
+  }
+  const logger = createLogger({ format, debug: flags.debug ?? false });
+  let config: PipelineConfig | undefined;
+  return await command.run({
+    flags,
+    args,
+    logger,
+    config: async () => config ??= await loadConfig(flags.config ?? DEFAULT_CONFIG_PATH),
+  });
+}
+
+/** Parses a numeric flag, or returns `fallback` when absent. */
+function numberFlag(flags: Flags, name: keyof Flags, fallback: number): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== "string" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`--${name} must be a non-negative number, not "${raw}"`);
+  }
+  return value;
+}
+
+/** Splits --select into names. */
+function selectFlag(flags: Flags): string[] {
+  return (flags.select ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** The target database URL from --database-url, $DATABASE_URL or .env (undefined: embedded). */
+function databaseUrlFlag(flags: Flags): string | undefined {
+  return flags["database-url"] ?? setting("DATABASE_URL");
+}
+
+/**
+ * Opens the target database for the duration of `fn`: --database-url, $DATABASE_URL or .env,
+ * else the embedded PostgreSQL (one session at a time, so a pool of one).
+ */
+async function withDatabase<T>(
+  ctx: CommandContext,
+  fn: (sql: Sql, database: { url: string; isEmbedded: boolean }) => Promise<T>,
+  options: { application?: string } = {},
+): Promise<T> {
+  await using database = await resolveDatabase({
+    databaseUrl: databaseUrlFlag(ctx.flags),
+    logger: ctx.logger,
+  });
+  const sql = connect(database.url, {
+    application: options.application ?? "lml",
+    max: database.isEmbedded ? 1 : 4,
+  });
+  try {
+    ctx.logger.debug("connected", { database: redactUrl(database.url) });
+    return await fn(sql, database);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** The source from --source or $MONGO_URL (or .env). */
+function sourceFlag(flags: Flags): string {
+  const source = flags.source ?? setting("MONGO_URL");
+  if (!source) {
+    throw new UsageError("no source given", {
+      hint: "pass --source <mongodb-url | dump-dir> or set MONGO_URL",
+    });
+  }
+  return source;
+}
+
+/** Logs where the reports are and turns a failed run into its error. */
+function finishRun(ctx: CommandContext, result: RunResult): number {
+  if (result.reports) {
+    ctx.logger.info(`reports: ${result.reports.markdown}`, { junit: result.reports.junit });
+  }
+  if (result.status !== "failed") return 0;
+  if (result.failedChecks.length > 0) {
+    ctx.logger.error(`failed error checks: ${result.failedChecks.join(", ")}`);
+  }
+  throw result.error ?? new RunError(`${result.command} ${result.runId} failed`);
+}
+
+async function runExtract(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectCollections(config, selectFlag(ctx.flags), { downstream: false }).map((c) =>
+    c.name
+  );
+  const source = sourceFlag(ctx.flags);
+  return await withDatabase(ctx, async (sql) => {
+    const results = await extractCollections(sql, config, {
+      source,
+      select,
+      logger: ctx.logger,
+      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+    });
+    const failed = results.filter((r) => r.status === "failed");
+    if (failed.length === 0) return 0;
+    throw new RunError(
+      `${failed.length} of ${results.length} collections failed to extract; their previous raw data is unchanged:\n` +
+        failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
+    );
+  }, { application: "lml extract" });
+}
+
+async function runTransform(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectFlag(ctx.flags);
+  if (ctx.flags["dry-run"]) {
+    selectCollections(config, select);
+    const plan = await buildPlan(undefined, config, { select });
+    console.log(formatPlan(plan));
+    return 0;
+  }
+  return await withDatabase(ctx, async (sql) => {
+    const result = await runTransforms(sql, config, {
+      select,
+      logger: ctx.logger,
+      reportsDir: ctx.flags.reports ?? "reports",
+    });
+    return finishRun(ctx, result);
+  }, { application: "lml transform" });
+}
+
+async function runAssert(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectFlag(ctx.flags);
+  return await withDatabase(ctx, async (sql) => {
+    const result = await runChecks(sql, config, {
+      select,
+      logger: ctx.logger,
+      reportsDir: ctx.flags.reports ?? "reports",
+    });
+    return finishRun(ctx, result);
+  }, { application: "lml assert" });
+}
+
+async function runPlan(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const select = selectFlag(ctx.flags);
+  const url = databaseUrlFlag(ctx.flags);
+  const plan = url === undefined
+    ? await buildPlan(undefined, config, { select })
+    : await withDatabase(ctx, (sql) => buildPlan(sql, config, { select }), {
+      application: "lml plan",
+    });
+  console.log(formatPlan(plan));
+  return 0;
+}
+
+async function runRefresh(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const source = sourceFlag(ctx.flags);
+  return await withDatabase(ctx, async (sql, database) => {
+    const result = await refresh(sql, config, {
+      source,
+      logger: ctx.logger,
+      reportsDir: ctx.flags.reports ?? "reports",
+      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+      lock: !database.isEmbedded,
+    });
+    return finishRun(ctx, result);
+  }, { application: "lml refresh" });
+}
+
+async function runProfile(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const [collection] = ctx.args as [string];
+  return await withDatabase(ctx, async (sql) => {
+    const profile = await profileCollection(sql, collection, {
+      rawSchema: config.rawSchema,
+      sampleSize: numberFlag(ctx.flags, "sample-size", 10_000),
+    });
+    console.log(formatProfile(profile));
+    const paths = await writeProfileReports(profile, {
+      reportsDir: ctx.flags.reports ?? "reports",
+    });
+    ctx.logger.info(`profile written to ${paths.markdown} and ${paths.json}`);
+    return 0;
+  }, { application: "lml profile" });
+}
+
+async function runScaffold(ctx: CommandContext): Promise<number> {
+  const [collection] = ctx.args as [string];
+  return await withDatabase(ctx, async (sql) => {
+    const result = await scaffoldCollection(sql, collection, {
+      configPath: ctx.flags.config ?? DEFAULT_CONFIG_PATH,
+      ...(ctx.flags.schema ? { schema: ctx.flags.schema } : {}),
+      profileOptions: { sampleSize: numberFlag(ctx.flags, "sample-size", 10_000) },
+    });
+    for (const file of result.written) ctx.logger.info(`wrote ${file}`);
+    for (const todo of result.draft.todos) ctx.logger.info(`TODO ${todo}`);
+    ctx.logger.info(
+      `next: deno task transform --select ${result.draft.schema}, then review the TODOs`,
+    );
+    return 0;
+  }, { application: "lml scaffold" });
+}
+
+async function runGenerate(ctx: CommandContext): Promise<number> {
+  const [dir] = ctx.args as [string];
+  const format = ctx.flags.format ?? "bson";
+  if (format !== "bson" && format !== "json") {
+    throw new UsageError(`--format must be bson or json, not "${format}"`);
+  }
+  const started = performance.now();
+  const manifest = await generateSample(dir, {
+    scale: numberFlag(ctx.flags, "scale", 1),
+    seed: numberFlag(ctx.flags, "seed", 1),
+    format,
+  });
+  const documents = Object.values(manifest.collections).reduce((n, c) => n + c.documents, 0);
+  ctx.logger.info(
+    `wrote ${documents} documents to ${dir}/${manifest.database} and ${dir}/manifest.json`,
+    {
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    },
+  );
+  return 0;
+}
+
+async function runReset(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  return await withDatabase(ctx, async (sql) => {
+    const [{ name }] = await sql<[{ name: string }]>`select current_database() as name`;
+    if (!ctx.flags.yes) {
+      if (!Deno.stdin.isTerminal()) {
+        throw new UsageError("reset asks for confirmation and no terminal is attached", {
+          hint: "pass --yes to confirm from a script",
+        });
+      }
+      const answer = prompt(
+        `This drops schemas ${
+          managedSchemas(config).join(", ")
+        } in database "${name}".\nType the database name to confirm:`,
+      );
+      if (answer?.trim() !== name) {
+        ctx.logger.warn("reset cancelled: the name typed did not match");
+        return 1;
+      }
+    }
+    const dropped = await resetDatabase(sql, config);
+    ctx.logger.info(dropped.length ? `dropped ${dropped.join(", ")}` : "nothing to drop", {
+      database: name,
+    });
+    return 0;
+  }, { application: "lml reset" });
+}

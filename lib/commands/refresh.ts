@@ -1,0 +1,174 @@
+/**
+ * The nightly refresh: extract every collection into staging tables, then, in ONE transaction,
+ * swap them in, rebuild every schema and run the checks. Any failure leaves the previous raw
+ * and normalized data exactly as they were. One refresh at a time per database.
+ * @module
+ */
+import type { PipelineConfig } from "../core/config.ts";
+import type { Sql } from "../core/db.ts";
+import { RunError } from "../core/errors.ts";
+import { type Logger, silentLogger, withLogFile } from "../core/log.ts";
+import { ensureMeta } from "../core/ledger.ts";
+import { graphMermaid } from "../transform/plan.ts";
+import type { RunResult } from "../report/reports.ts";
+import { emptyResult, finishRun, newRunId, runTransforms, startRun } from "../transform/run.ts";
+import {
+  dropStaged,
+  type ExtractResult,
+  stageCollections,
+  swapStaged,
+} from "../../extract/extract.ts";
+
+/** Options of {@linkcode refresh}. */
+export interface RefreshOptions {
+  /** MongoDB URL or dump directory. */
+  source: string;
+  /** Progress and warnings. Default: silent. */
+  logger?: Logger;
+  /** Reports folder; the run's log file goes to `<dir>/runs/<run_id>/refresh.log`. Default: "reports". */
+  reportsDir?: string;
+  /** Collections extracted at once. Default: 2. */
+  concurrency?: number;
+  /** Run id. Default: UTC time plus a random suffix. */
+  runId?: string;
+  /** Take the per-database advisory lock (off only where one session exists anyway). Default: true. */
+  lock?: boolean;
+  /** lock_timeout of each transform statement, in ms. Default: 10000. */
+  lockTimeoutMs?: number;
+  /** Retries of a statement that hit the lock timeout. Default: 3. */
+  lockRetries?: number;
+}
+
+/** Raised when another refresh holds the database (exit code 1). */
+export class RefreshBusyError extends RunError {
+  constructor(message: string) {
+    super(message, { hint: "wait for it to finish; a refresh that died frees the lock by itself" });
+    this.name = "RefreshBusyError";
+  }
+}
+
+/**
+ * Runs the whole pipeline as one unit and resolves with its result (status "failed" with
+ * `error` on any failure, reports written either way). Rejects with RefreshBusyError when
+ * another refresh runs on the same database.
+ */
+export async function refresh(
+  sql: Sql,
+  config: PipelineConfig,
+  options: RefreshOptions,
+): Promise<RunResult> {
+  const reportsDir = options.reportsDir ?? "reports";
+  const runId = options.runId ?? newRunId();
+  await ensureMeta(sql, config.metaSchema);
+  const lock = options.lock === false ? undefined : await sql.reserve();
+  try {
+    if (lock) await takeLock(lock, config);
+    const runDir = `${reportsDir}/runs/${runId}`;
+    await Deno.mkdir(runDir, { recursive: true });
+    using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
+    const all = config.collections.map((c) => c.name);
+    const selected = config.collections.map((c) => c.schema);
+    // On the lock's session, so runs.pid names the session holding the lock (see takeLock).
+    await startRun(lock ?? sql, config.metaSchema, { runId, command: "refresh", selected });
+    logger.info(`refresh ${runId}: extracting ${all.length} collections`);
+    const started = new Date();
+    const failRun = async (error: Error, extract: ExtractResult[]): Promise<RunResult> => {
+      const result: RunResult = {
+        ...emptyResult(runId, "refresh", selected, graphMermaid(config, selected), extract),
+        status: "failed",
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        seconds: (Date.now() - started.getTime()) / 1000,
+        error,
+      };
+      await finishRun(sql, config.metaSchema, result, logger, reportsDir);
+      return result;
+    };
+    try {
+      let extract: ExtractResult[];
+      try {
+        extract = await stageCollections(sql, config, {
+          source: options.source,
+          logger,
+          runId,
+          concurrency: options.concurrency ?? 2,
+        });
+      } catch (cause) {
+        // The source could not be opened at all: the run fails like any extraction failure.
+        const error = cause instanceof Error ? cause : new RunError(String(cause), { cause });
+        return await failRun(error, []);
+      }
+      const failed = extract.filter((r) => r.status === "failed");
+      if (failed.length > 0) {
+        return await failRun(
+          new RunError(
+            `refresh ${runId}: ${failed.length} collection(s) failed to extract; nothing was changed:\n` +
+              failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
+          ),
+          extract,
+        );
+      }
+      return await runTransforms(sql, config, {
+        command: "refresh",
+        runId,
+        logger,
+        reportsDir,
+        extract,
+        prepare: (tx) => swapStaged(tx, config, all),
+        ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+        ...(options.lockRetries === undefined ? {} : { lockRetries: options.lockRetries }),
+      });
+    } finally {
+      await dropStaged(sql, config, all);
+    }
+  } finally {
+    if (lock) {
+      await lock`select pg_advisory_unlock_all()`.catch(() => {});
+      lock.release();
+    }
+  }
+}
+
+/** Takes the refresh lock on `lock`'s session, and marks refreshes that died as abandoned. */
+async function takeLock(lock: Sql, config: PipelineConfig): Promise<void> {
+  const runs = lock(config.metaSchema);
+  const [got] = await lock<[{ ok: boolean }]>`
+    select pg_try_advisory_lock(hashtext('lml'), hashtext('refresh')) as ok`;
+  if (!got.ok) throw new RefreshBusyError(await describeHolder(lock, config));
+  await lock`
+    update ${runs}.runs
+    set status = 'abandoned', finished_at = clock_timestamp(),
+        error = 'the process ended before finishing the run (killed or lost its connection)'
+    where command = 'refresh' and status = 'running'`;
+}
+
+/**
+ * Names the refresh holding the lock: its run (recorded right after it took the lock, on the
+ * same session, so it is waited for a few seconds at most), else its session.
+ */
+async function describeHolder(lock: Sql, config: PipelineConfig): Promise<string> {
+  const runs = lock(config.metaSchema);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const [holder] = await lock<{ pid: number; run_id: string | null; started_at: Date | null }[]>`
+      select l.pid, r.run_id, r.started_at
+      from pg_locks l
+      left join ${runs}.runs r
+        on r.pid = l.pid and r.command = 'refresh' and r.status = 'running'
+      where l.locktype = 'advisory' and l.granted
+        and l.database = (select oid from pg_database where datname = current_database())
+        and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
+        and l.objsubid = 2
+      order by r.started_at desc nulls last
+      limit 1`;
+    if (holder?.run_id && holder.started_at) {
+      return `another refresh (${holder.run_id}) has been running since ${holder.started_at.toISOString()}; this one exits`;
+    }
+    if (!holder || Date.now() > deadline) {
+      return holder
+        ? `another refresh (session pid ${holder.pid}) holds this database; this one exits`
+        : "another refresh held this database a moment ago; this one exits";
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
