@@ -1,32 +1,11 @@
 /**
  * The lml command line: `deno task <command>` or `deno run -A main.ts <command>`.
- * Parses arguments only; the commands live in lib/commands.ts.
+ * Parses arguments only; the commands live in lib/commands/.
  * @module
  */
 import { parseArgs } from "node:util";
-import { COMMANDS, runCommand } from "./lib/commands/commands.ts";
-import { UsageError } from "./lib/core/errors.ts";
-import { reportFailure } from "./lib/commands/failure.ts";
-
-const OPTIONS = {
-  source: { type: "string" },
-  "database-url": { type: "string" },
-  config: { type: "string" },
-  select: { type: "string" },
-  "dry-run": { type: "boolean" },
-  yes: { type: "boolean" },
-  "log-format": { type: "string" },
-  scale: { type: "string" },
-  seed: { type: "string" },
-  format: { type: "string" },
-  reports: { type: "string" },
-  port: { type: "string" },
-  schema: { type: "string" },
-  "sample-size": { type: "string" },
-  concurrency: { type: "string" },
-  debug: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+import { COMMANDS, OPTIONS, reportFailure, runCommand } from "./lib/commands/mod.ts";
+import { UsageError } from "./lib/core/mod.ts";
 
 if (import.meta.main) {
   const args = Deno.args;

@@ -9,11 +9,12 @@
  * flags the document as an anomaly, so the caller can keep its original bytes.
  * @module
  */
+import { hex, LmlSyntaxError } from "../lib/core/mod.ts";
 import { ByteBuffer } from "./byte_buffer.ts";
 import { Decimal128 } from "bson";
 
 /** A document that is not valid BSON; `offset` is relative to the document's first byte. */
-export class BsonError extends SyntaxError {
+export class BsonError extends LmlSyntaxError {
   /** Byte offset of the fault inside the document. */
   offset: number;
   constructor(message: string, offset: number) {
@@ -819,7 +820,7 @@ export function writeIdText(
 const encoder = new TextEncoder();
 
 /** Appends `text` escaped as a COPY text-format field (\\ \t \n \r), U+0000 → U+FFFD. */
-export function copyText(writer: EjsonWriter, text: string): void {
+function copyText(writer: EjsonWriter, text: string): void {
   const clean = text.includes("\0") ? text.replaceAll("\0", "\ufffd") : text;
   const escaped = /[\\\t\n\r]/.test(clean)
     ? clean.replace(
@@ -836,9 +837,7 @@ export function copyText(writer: EjsonWriter, text: string): void {
  */
 export function idText(bson: Uint8Array, id: { type: number; at: number }): string {
   if (id.type === 0x07) {
-    let hex = "";
-    for (let k = id.at; k < id.at + 12; k++) hex += bson[k]!.toString(16).padStart(2, "0");
-    return hex;
+    return hex(bson.subarray(id.at, id.at + 12));
   }
   if (id.type === 0x02) {
     const length = readInt32(bson, id.at);

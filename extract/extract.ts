@@ -3,30 +3,36 @@
  * table, then swapped in atomically; one row per collection goes to `<meta>.extract_log`.
  *
  * `extractCollections` stages and swaps each collection on its own. The lower-level
- * `stageCollections` / `swapStaged` / `dropStaged` let a caller stage everything first and swap
- * inside its own transaction.
+ * `stageCollections` / `swapStagingTables` / `dropStagingTables` let a caller stage everything
+ * first and swap inside its own transaction.
  * @module
  */
-import type { PipelineConfig } from "../lib/core/config.ts";
-import { redactText, type Sql } from "../lib/core/db.ts";
-import { UsageError } from "../lib/core/errors.ts";
-import { type Logger, silentLogger } from "../lib/core/log.ts";
-import { ensureMeta } from "../lib/core/ledger.ts";
+import {
+  ensureMeta,
+  type ExtractResult,
+  LmlError,
+  type Logger,
+  type PipelineConfig,
+  redactText,
+  silentLogger,
+  type Sql,
+} from "../lib/core/mod.ts";
 import {
   copySupported,
   createStaging,
-  dropStaged as dropStagedTables,
+  dropStagingTables,
   DuplicateIdError,
   finishStaging,
   loadDocuments,
   type LoadMethod,
-  swapStaged as swapStagedTables,
+  swapStagingTables,
 } from "./load.ts";
 import { createProgress, type Progress } from "./progress.ts";
-import { openSource, type Source, SourceError, type SourceEstimate } from "./source.ts";
+import { openSource } from "./open_source.ts";
+import { type Source, SourceError, type SourceEstimate } from "./source.ts";
 
 /** A collection that could not be extracted; names the document when one is at fault. */
-export class ExtractError extends Error {
+export class ExtractError extends LmlError {
   /** The collection. */
   collection: string;
   /** 1-based position of the failing document, when known. */
@@ -46,31 +52,10 @@ export class ExtractError extends Error {
   }
 }
 
-/** The outcome for one collection. */
-export interface ExtractResult {
-  /** Collection name. */
-  collection: string;
-  /** Documents loaded (0 when failed). */
-  documents: number;
-  /** BSON bytes loaded. */
-  bytes: number;
-  /** Documents whose original BSON was kept (see the raw table contract). */
-  anomalies: number;
-  /** Seconds taken. */
-  seconds: number;
-  /** "succeeded" or "failed". */
-  status: "succeeded" | "failed";
-  /** Why it failed (collection, document position, byte offset, reason). */
-  error?: string;
-}
-
 /** Options of {@linkcode extractCollections} and {@linkcode stageCollections}. */
 export interface ExtractOptions {
-  /**
-   * A `mongodb://` URL or a dump directory, or an opened {@linkcode Source} (left open).
-   * Default: the MONGO_URL environment variable.
-   */
-  source?: string | Source;
+  /** A `mongodb://` URL or a dump directory, or an opened {@linkcode Source} (left open). */
+  source: string | Source;
   /** Collection names (validated by the caller, e.g. with selectCollections). Default: all. */
   select?: readonly string[];
   /** Collections extracted at once. Default: 2. */
@@ -135,10 +120,10 @@ function describeError(collection: string, error: unknown): ExtractError {
 
 /**
  * Streams one collection from `options.source` into `<raw>.<collection>__next` with its primary
- * key, ready for {@linkcode swapStaged}. Never throws for a collection's own failure: the
+ * key, ready for swapStagingTables. Never throws for a collection's own failure: the
  * staging table is dropped and the result says why (status "failed").
  */
-export async function stageCollection(
+async function stageCollection(
   sql: Sql,
   config: PipelineConfig,
   options: StageOptions,
@@ -190,7 +175,7 @@ export async function stageCollection(
     const failure = describeError(collection, error);
     tracker?.finish("failed");
     logger.error(failure.message);
-    await dropStagedTables(reserved, { rawSchema: config.rawSchema, collections: [collection] })
+    await dropStagingTables(reserved, { rawSchema: config.rawSchema, collections: [collection] })
       .catch(() => {});
     return {
       collection,
@@ -212,13 +197,7 @@ async function withSource<T>(
   fn: (source: Source) => Promise<T>,
 ): Promise<T> {
   if (typeof options.source === "object") return await fn(options.source);
-  const url = options.source ?? Deno.env.get("MONGO_URL");
-  if (!url) {
-    throw new UsageError("no source to extract from", {
-      hint: "pass --source mongodb://host:port/mesa4core (or a dump directory), or set MONGO_URL",
-    });
-  }
-  const source = await openSource(url, { database: config.sourceDatabase });
+  const source = await openSource(options.source, { database: config.sourceDatabase });
   try {
     return await fn(source);
   } finally {
@@ -296,12 +275,12 @@ async function run(
           if (swap && result.status === "succeeded") {
             try {
               await sql.begin((tx) =>
-                swapStagedTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
+                swapStagingTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
               );
             } catch (error) {
               const failure = describeError(collection, error);
               logger.error(failure.message);
-              await dropStagedTables(sql, {
+              await dropStagingTables(sql, {
                 rawSchema: config.rawSchema,
                 collections: [collection],
               })
@@ -331,40 +310,19 @@ async function run(
 export async function extractCollections(
   sql: Sql,
   config: PipelineConfig,
-  options: ExtractOptions = {},
+  options: ExtractOptions,
 ): Promise<ExtractResult[]> {
   return await run(sql, config, options, true);
 }
 
 /**
- * Stages the selected collections without swapping them in (see {@linkcode swapStaged}); each
- * is logged in extract_log. On any failure the caller should {@linkcode dropStaged}.
+ * Stages the selected collections without swapping them in (see swapStagingTables); each
+ * is logged in extract_log. On any failure the caller should dropStagingTables.
  */
 export async function stageCollections(
   sql: Sql,
   config: PipelineConfig,
-  options: ExtractOptions = {},
+  options: ExtractOptions,
 ): Promise<ExtractResult[]> {
   return await run(sql, config, options, false);
-}
-
-/**
- * Swaps staged collections in, inside the caller's transaction `tx`: for each, the live raw
- * table is dropped and the staging table renamed in its place with its primary key.
- */
-export async function swapStaged(
-  tx: Parameters<typeof swapStagedTables>[0],
-  config: PipelineConfig,
-  collections: readonly string[],
-): Promise<void> {
-  await swapStagedTables(tx, { rawSchema: config.rawSchema, collections });
-}
-
-/** Drops the staging tables of `collections` (default: every configured collection). */
-export async function dropStaged(
-  sql: Sql,
-  config: PipelineConfig,
-  collections: readonly string[] = config.collections.map((c) => c.name),
-): Promise<void> {
-  await dropStagedTables(sql, { rawSchema: config.rawSchema, collections });
 }

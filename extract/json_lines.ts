@@ -7,11 +7,12 @@
  * becomes an Int64 with all its digits (beyond int64, a double).
  * @module
  */
+import { LmlSyntaxError } from "../lib/core/mod.ts";
 import { ByteBuffer } from "./byte_buffer.ts";
 import { Decimal128 } from "bson";
 
 /** A line that is not valid JSON or not a valid Extended JSON value. */
-export class JsonLineError extends SyntaxError {
+export class JsonLineError extends LmlSyntaxError {
   /** 1-based column (UTF-16 units) of the fault. */
   column: number;
   constructor(message: string, column: number) {

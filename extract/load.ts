@@ -4,11 +4,11 @@
  * after the load, and a swap that replaces the live table in one short transaction.
  * @module
  */
+import { LmlError, quoteIdent, type Sql } from "../lib/core/mod.ts";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type postgres from "postgres";
-import { quoteIdent, type Sql } from "../lib/core/db.ts";
 import { BsonError, EjsonWriter, findId, writeIdText } from "./ejson.ts";
 import { type DocumentBatch, SourceError } from "./source.ts";
 
@@ -24,7 +24,7 @@ export function stagingName(collection: string): string {
 }
 
 /** A staged collection whose `_id`s are not unique. */
-export class DuplicateIdError extends Error {
+export class DuplicateIdError extends LmlError {
   /** The duplicated `_id` text. */
   id: string;
   /** Positions (1-based) of the documents sharing it. */
@@ -83,27 +83,37 @@ const decoder = new TextDecoder();
 const NULL_FIELD = encoder.encode("\\N");
 const BYTEA_PREFIX = encoder.encode("\\\\x");
 
+/**
+ * The statements that create raw table `table` (a quoted, qualified name), in the one layout
+ * every raw table has: `_id`, `doc`, `original`, `extracted_at`, and while staging the
+ * diagnostic `source_ordinal` and `source_offset` (dropped by {@linkcode finishStaging}).
+ * The document column is lz4-compressed where the engine has lz4 (the last statement; it may
+ * fail with 0A000 elsewhere, which leaves the default).
+ */
+export function rawTableStatements(table: string, options: { staging?: boolean } = {}): string[] {
+  const diagnostic = options.staging
+    ? ", source_ordinal bigint not null, source_offset bigint"
+    : "";
+  return [
+    `create table ${table} (_id text not null, doc jsonb not null, original bytea, ` +
+    `extracted_at timestamptz not null${diagnostic})`,
+    // lz4 compresses and decompresses the documents several times faster than the default
+    // pglz: COPY and every transform scan gain.
+    `alter table ${table} alter column doc set compression lz4`,
+  ];
+}
+
 /** Creates the raw schema and an empty staging table (dropping a leftover one). */
 export async function createStaging(sql: Sql, options: { rawSchema: string; collection: string }) {
-  const schema = quoteIdent(options.rawSchema);
-  const table = `${schema}.${quoteIdent(stagingName(options.collection))}`;
-  await sql.unsafe(`create schema if not exists ${schema}`).catch((error) => {
+  const table = `${quoteIdent(options.rawSchema)}.${quoteIdent(stagingName(options.collection))}`;
+  await sql`create schema if not exists ${sql(options.rawSchema)}`.catch((error) => {
     // Two collections staged at once may race on the schema; the loser finds it there.
     if ((error as { code?: string }).code !== "23505") throw error;
   });
   await sql.unsafe(`drop table if exists ${table}`);
-  await sql.unsafe(`
-    create table ${table} (
-      _id text not null,
-      doc jsonb not null,
-      original bytea,
-      extracted_at timestamptz not null,
-      source_ordinal bigint not null,
-      source_offset bigint
-    )`);
-  // lz4 compresses and decompresses the documents several times faster than the default pglz:
-  // COPY and every transform scan gain. Engines built without lz4 keep the default.
-  await sql.unsafe(`alter table ${table} alter column doc set compression lz4`).catch((error) => {
+  const [create, compress] = rawTableStatements(table, { staging: true });
+  await sql.unsafe(create!);
+  await sql.unsafe(compress!).catch((error) => {
     if ((error as { code?: string }).code !== "0A000") throw error;
   });
 }
@@ -392,7 +402,7 @@ function tableComment(collection: string): string {
  * Replaces each live raw table with its staging table inside the caller's transaction `tx`
  * (drop old, rename new, rename the primary key), so readers see old or new, never partial.
  */
-export async function swapStaged(
+export async function swapStagingTables(
   tx: Sql | postgres.TransactionSql,
   options: { rawSchema: string; collections: readonly string[] },
 ): Promise<void> {
@@ -420,7 +430,7 @@ export async function swapStaged(
 }
 
 /** Drops the staging tables of `collections` (those that exist). */
-export async function dropStaged(
+export async function dropStagingTables(
   sql: Sql,
   options: { rawSchema: string; collections: readonly string[] },
 ): Promise<void> {

@@ -4,9 +4,8 @@
  * @module
  */
 import { MongoClient } from "mongodb";
-import { redactText, redactUrl } from "../lib/core/db.ts";
-import type { DocumentBatch, Source, SourceEstimate } from "./source.ts";
-import { SourceError } from "./source.ts";
+import { redactText, redactUrl } from "../lib/core/mod.ts";
+import { type DocumentBatch, type Source, SourceError, type SourceEstimate } from "./source.ts";
 
 /** Options of {@linkcode openMongoSource}. */
 export interface MongoSourceOptions {

@@ -3,7 +3,7 @@
  * summary table at the end.
  * @module
  */
-import type { Logger } from "../lib/core/log.ts";
+import type { Logger } from "../lib/core/mod.ts";
 
 /** Running figures of one collection. */
 export interface ProgressFigures {

@@ -1,9 +1,10 @@
 /**
  * What the loader reads from: a live MongoDB or a dump directory, both giving batches of BSON
- * documents. `openSource` picks one from the `--source` string.
+ * documents; open_source.ts picks one from the `--source` string.
  * @module
  */
-import { UsageError } from "../lib/core/errors.ts";
+
+import { LmlError } from "../lib/core/mod.ts";
 
 /** A batch of BSON documents read from a source, in source order. */
 export interface DocumentBatch {
@@ -40,7 +41,7 @@ export interface Source extends AsyncDisposable {
 }
 
 /** A source that could not be read, at a document position when known. */
-export class SourceError extends Error {
+export class SourceError extends LmlError {
   /** 1-based position of the failing document in the collection, when known. */
   ordinal: number | undefined;
   /** Byte offset of the failing document in its dump file, when known. */
@@ -57,35 +58,4 @@ export class SourceError extends Error {
     this.offset = options.offset;
     this.location = options.location;
   }
-}
-
-/** True when `source` is a MongoDB connection string. */
-export function isMongoUrl(source: string): boolean {
-  return /^mongodb(\+srv)?:\/\//i.test(source);
-}
-
-/** Options of {@linkcode openSource}. */
-export interface OpenSourceOptions {
-  /** Database used when the URL (or dump directory) names none. Default: "mesa4core". */
-  database?: string;
-}
-
-/**
- * Opens `source`: a `mongodb://` URL (through the official driver) or a dump directory
- * (`.bson`, `.bson.gz`, `.json`, `.jsonl`), given as a path or `file:` URL.
- */
-export async function openSource(
-  source: string,
-  options: OpenSourceOptions = {},
-): Promise<Source> {
-  const database = options.database ?? "mesa4core";
-  if (source.trim() === "") {
-    throw new UsageError("no source given", { hint: "pass --source or set MONGO_URL" });
-  }
-  if (isMongoUrl(source)) {
-    const { openMongoSource } = await import("./mongo_source.ts");
-    return await openMongoSource(source, { database });
-  }
-  const { openDumpSource } = await import("./dump_source.ts");
-  return await openDumpSource(source, { database });
 }

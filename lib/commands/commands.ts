@@ -3,48 +3,55 @@
  * @module
  */
 import {
+  connect,
+  createLogger,
   DEFAULT_CONFIG_PATH,
+  DEFAULTS,
   loadConfig,
+  type Logger,
   type PipelineConfig,
+  redactUrl,
   selectCollections,
-} from "../core/config.ts";
-import { RunError, UsageError } from "../core/errors.ts";
-import { createLogger, type Logger } from "../core/log.ts";
-import { setting } from "../core/env.ts";
-import { connect, redactUrl, type Sql } from "../core/db.ts";
+  setting,
+  type Sql,
+  UsageError,
+} from "../core/mod.ts";
 import { managedSchemas, resetDatabase } from "./reset.ts";
-import { resolveDatabase, SERVE_PORT, serveEmbedded } from "../embedded/database.ts";
+import { resolveDatabase, SERVE_PORT, serveEmbedded } from "../embedded/mod.ts";
 import { runDemo } from "./demo.ts";
-import { runChecks, runTransforms } from "../transform/run.ts";
-import { buildPlan, formatPlan } from "../transform/plan.ts";
-import type { RunResult } from "../report/reports.ts";
-import { extractCollections } from "../../extract/extract.ts";
+import { buildPlan, formatPlan, runChecks, runTransforms } from "../transform/mod.ts";
+import { extractCollections, requireSource } from "../../extract/mod.ts";
+import { exitCode, extractionFailure, reportRun } from "./conclude.ts";
 import { generateSample } from "../sample/mod.ts";
 import { refresh } from "./refresh.ts";
-import { profileCollection } from "../profile/profile.ts";
-import { formatProfile, writeProfileReports } from "../profile/format.ts";
-import { scaffoldCollection } from "../scaffold/scaffold.ts";
+import { formatProfile, profileCollection, writeProfileReports } from "../profile/mod.ts";
+import { scaffoldCollection } from "../scaffold/mod.ts";
+
+/** Every flag of the command line, declared once (node:util parseArgs options). */
+export const OPTIONS = {
+  source: { type: "string" },
+  "database-url": { type: "string" },
+  config: { type: "string" },
+  select: { type: "string" },
+  "dry-run": { type: "boolean" },
+  yes: { type: "boolean" },
+  "log-format": { type: "string" },
+  scale: { type: "string" },
+  seed: { type: "string" },
+  format: { type: "string" },
+  reports: { type: "string" },
+  port: { type: "string" },
+  schema: { type: "string" },
+  "sample-size": { type: "string" },
+  concurrency: { type: "string" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /** Parsed flags, as main.ts gives them. */
-export interface Flags {
-  source?: string;
-  "database-url"?: string;
-  config?: string;
-  select?: string;
-  "dry-run"?: boolean;
-  yes?: boolean;
-  "log-format"?: string;
-  scale?: string;
-  seed?: string;
-  format?: string;
-  reports?: string;
-  port?: string;
-  schema?: string;
-  "sample-size"?: string;
-  concurrency?: string;
-  debug?: boolean;
-  help?: boolean;
-}
+export type Flags = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string;
+};
 
 /** What a handler receives. */
 export interface CommandContext {
@@ -109,11 +116,11 @@ export const COMMANDS: Record<string, Command> = {
     flags: [...COMMON, "scale", "seed", "database-url", "reports"],
     run: async (ctx) => {
       await runDemo({
-        scale: numberFlag(ctx.flags, "scale", 0.05),
-        seed: numberFlag(ctx.flags, "seed", 1),
+        scale: numberFlag(ctx.flags, "scale", DEFAULTS.demoScale),
+        seed: numberFlag(ctx.flags, "seed", DEFAULTS.seed),
         databaseUrl: databaseUrlFlag(ctx.flags),
         configPath: ctx.flags.config ?? DEFAULT_CONFIG_PATH,
-        reportsDir: ctx.flags.reports ?? "reports",
+        reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
         logger: ctx.logger,
       });
       return 0;
@@ -282,25 +289,7 @@ async function withDatabase<T>(
 
 /** The source from --source or $MONGO_URL (or .env). */
 function sourceFlag(flags: Flags): string {
-  const source = flags.source ?? setting("MONGO_URL");
-  if (!source) {
-    throw new UsageError("no source given", {
-      hint: "pass --source <mongodb-url | dump-dir> or set MONGO_URL",
-    });
-  }
-  return source;
-}
-
-/** Logs where the reports are and turns a failed run into its error. */
-function finishRun(ctx: CommandContext, result: RunResult): number {
-  if (result.reports) {
-    ctx.logger.info(`reports: ${result.reports.markdown}`, { junit: result.reports.junit });
-  }
-  if (result.status !== "failed") return 0;
-  if (result.failedChecks.length > 0) {
-    ctx.logger.error(`failed error checks: ${result.failedChecks.join(", ")}`);
-  }
-  throw result.error ?? new RunError(`${result.command} ${result.runId} failed`);
+  return requireSource(flags.source ?? setting("MONGO_URL"));
 }
 
 async function runExtract(ctx: CommandContext): Promise<number> {
@@ -314,14 +303,11 @@ async function runExtract(ctx: CommandContext): Promise<number> {
       source,
       select,
       logger: ctx.logger,
-      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+      concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
     });
-    const failed = results.filter((r) => r.status === "failed");
-    if (failed.length === 0) return 0;
-    throw new RunError(
-      `${failed.length} of ${results.length} collections failed to extract; their previous raw data is unchanged:\n` +
-        failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
-    );
+    const failure = extractionFailure(results, "their previous raw data is unchanged");
+    if (failure) throw failure;
+    return 0;
   }, { application: "lml extract" });
 }
 
@@ -335,12 +321,9 @@ async function runTransform(ctx: CommandContext): Promise<number> {
     return 0;
   }
   return await withDatabase(ctx, async (sql) => {
-    const result = await runTransforms(sql, config, {
-      select,
-      logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? "reports",
-    });
-    return finishRun(ctx, result);
+    const result = await runTransforms(sql, config, { select, logger: ctx.logger });
+    await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+    return exitCode(result, ctx.logger);
   }, { application: "lml transform" });
 }
 
@@ -348,12 +331,9 @@ async function runAssert(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const select = selectFlag(ctx.flags);
   return await withDatabase(ctx, async (sql) => {
-    const result = await runChecks(sql, config, {
-      select,
-      logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? "reports",
-    });
-    return finishRun(ctx, result);
+    const result = await runChecks(sql, config, { select, logger: ctx.logger });
+    await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+    return exitCode(result, ctx.logger);
   }, { application: "lml assert" });
 }
 
@@ -377,11 +357,11 @@ async function runRefresh(ctx: CommandContext): Promise<number> {
     const result = await refresh(sql, config, {
       source,
       logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? "reports",
-      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+      reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+      concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
       lock: !database.isEmbedded,
     });
-    return finishRun(ctx, result);
+    return exitCode(result, ctx.logger);
   }, { application: "lml refresh" });
 }
 
@@ -391,11 +371,11 @@ async function runProfile(ctx: CommandContext): Promise<number> {
   return await withDatabase(ctx, async (sql) => {
     const profile = await profileCollection(sql, collection, {
       rawSchema: config.rawSchema,
-      sampleSize: numberFlag(ctx.flags, "sample-size", 10_000),
+      sampleSize: numberFlag(ctx.flags, "sample-size", DEFAULTS.sampleSize),
     });
     console.log(formatProfile(profile));
     const paths = await writeProfileReports(profile, {
-      reportsDir: ctx.flags.reports ?? "reports",
+      reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
     });
     ctx.logger.info(`profile written to ${paths.markdown} and ${paths.json}`);
     return 0;
@@ -408,7 +388,7 @@ async function runScaffold(ctx: CommandContext): Promise<number> {
     const result = await scaffoldCollection(sql, collection, {
       configPath: ctx.flags.config ?? DEFAULT_CONFIG_PATH,
       ...(ctx.flags.schema ? { schema: ctx.flags.schema } : {}),
-      profileOptions: { sampleSize: numberFlag(ctx.flags, "sample-size", 10_000) },
+      profileOptions: { sampleSize: numberFlag(ctx.flags, "sample-size", DEFAULTS.sampleSize) },
     });
     for (const file of result.written) ctx.logger.info(`wrote ${file}`);
     for (const todo of result.draft.todos) ctx.logger.info(`TODO ${todo}`);
@@ -427,8 +407,8 @@ async function runGenerate(ctx: CommandContext): Promise<number> {
   }
   const started = performance.now();
   const manifest = await generateSample(dir, {
-    scale: numberFlag(ctx.flags, "scale", 1),
-    seed: numberFlag(ctx.flags, "seed", 1),
+    scale: numberFlag(ctx.flags, "scale", DEFAULTS.scale),
+    seed: numberFlag(ctx.flags, "seed", DEFAULTS.seed),
     format,
   });
   const documents = Object.values(manifest.collections).reduce((n, c) => n + c.documents, 0);

@@ -4,13 +4,21 @@
  * a server URL is given.
  * @module
  */
-import { extractCollections, type ExtractResult } from "../../extract/extract.ts";
-import { loadConfig } from "../core/config.ts";
-import { connect, redactUrl } from "../core/db.ts";
-import { DEFAULT_DATA_DIR, resolveDatabase, SERVE_PORT } from "../embedded/database.ts";
-import { RunError } from "../core/errors.ts";
-import { type Logger, silentLogger } from "../core/log.ts";
-import { runTransforms, type TransformResult } from "../transform/run.ts";
+import { extractCollections } from "../../extract/mod.ts";
+import {
+  connect,
+  DEFAULTS,
+  type ExtractResult,
+  loadConfig,
+  type Logger,
+  redactUrl,
+  RunError,
+  silentLogger,
+} from "../core/mod.ts";
+import type { ReportPaths } from "../report/mod.ts";
+import { extractionFailure, reportRun } from "./conclude.ts";
+import { DEFAULT_DATA_DIR, resolveDatabase, SERVE_PORT } from "../embedded/mod.ts";
+import { runTransforms, type TransformResult } from "../transform/mod.ts";
 import { generateSample, type Manifest } from "../sample/mod.ts";
 
 /** Options of {@linkcode runDemo}. */
@@ -39,8 +47,10 @@ export interface DemoResult {
   manifest: Manifest;
   /** Per-collection extraction results. */
   extract: ExtractResult[];
-  /** The transform run (status, checks, reports). */
+  /** The transform run (status, checks). */
   transform: TransformResult;
+  /** Where its reports went. */
+  reports: ReportPaths;
   /** True when it ran on the embedded PostgreSQL. */
   isEmbedded: boolean;
   /** Total seconds. */
@@ -54,7 +64,7 @@ export interface DemoResult {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const logger = options.logger ?? silentLogger;
   const print = options.print ?? ((line: string) => console.log(line));
-  const scale = options.scale ?? 0.05;
+  const scale = options.scale ?? DEFAULTS.demoScale;
   const started = performance.now();
   const config = await loadConfig(options.configPath);
   const dumpDir = await Deno.makeTempDir({ prefix: "lml_demo_" });
@@ -77,25 +87,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     let transform: TransformResult;
     try {
       extract = await extractCollections(sql, config, { source: dumpDir, logger });
-      const failed = extract.filter((r) => r.status === "failed");
-      if (failed.length > 0) {
-        throw new RunError(
-          `demo: extracting ${failed.map((r) => `${r.collection} (${r.error})`).join(", ")} failed`,
-          { hint: "run with --debug for details" },
-        );
-      }
-      transform = await runTransforms(sql, config, {
-        logger,
-        extract,
-        ...(options.reportsDir ? { reportsDir: options.reportsDir } : {}),
-      });
+      const failure = extractionFailure(extract, "the demo stops");
+      if (failure) throw failure;
+      transform = await runTransforms(sql, config, { logger, extract });
     } finally {
       await sql.end({ timeout: 5 });
     }
+    const reports = await reportRun(transform, { dir: options.reportsDir, logger });
     if (transform.status !== "succeeded") {
       throw new RunError(`demo: the transform run failed: ${transform.error?.message}`, {
         cause: transform.error,
-        ...(transform.reports ? { hint: `see ${transform.reports.markdown}` } : {}),
+        hint: `see ${reports.markdown}`,
       });
     }
     const seconds = (performance.now() - started) / 1000;
@@ -104,9 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       `Demo done in ${seconds.toFixed(1)} s: ${documents} documents in ${extract.length} ` +
         `collections, ${transform.checks.length} checks.`,
     );
-    if (transform.reports) {
-      print(`Reports: ${transform.reports.markdown} (also junit.xml, report.json)`);
-    }
+    print(`Reports: ${reports.markdown} (also junit.xml, report.json)`);
     if (database.embedded) {
       const serveUrl = `postgres://postgres@127.0.0.1:${SERVE_PORT}/postgres`;
       print("Look at the data: deno task serve, then in another terminal:");
@@ -114,7 +114,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     } else {
       print(`Look at the data: psql ${redactUrl(database.url)}`);
     }
-    return { manifest, extract, transform, isEmbedded: database.isEmbedded, seconds };
+    return { manifest, extract, transform, reports, isEmbedded: database.isEmbedded, seconds };
   } finally {
     await Deno.remove(dumpDir, { recursive: true });
   }

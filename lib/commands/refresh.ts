@@ -4,20 +4,27 @@
  * and normalized data exactly as they were. One refresh at a time per database.
  * @module
  */
-import type { PipelineConfig } from "../core/config.ts";
-import type { Sql } from "../core/db.ts";
-import { RunError } from "../core/errors.ts";
-import { type Logger, silentLogger, withLogFile } from "../core/log.ts";
-import { ensureMeta } from "../core/ledger.ts";
-import { graphMermaid } from "../transform/plan.ts";
-import type { RunResult } from "../report/reports.ts";
-import { emptyResult, finishRun, newRunId, runTransforms, startRun } from "../transform/run.ts";
+import { dropStagingTables, stageCollections, swapStagingTables } from "../../extract/mod.ts";
 import {
-  dropStaged,
+  DEFAULTS,
+  ensureMeta,
   type ExtractResult,
-  stageCollections,
-  swapStaged,
-} from "../../extract/extract.ts";
+  type Logger,
+  newRunId,
+  newRunResult,
+  peakRssBytes,
+  type PipelineConfig,
+  recordRun,
+  RunError,
+  type RunResult,
+  silentLogger,
+  type Sql,
+  startRun,
+  withLogFile,
+} from "../core/mod.ts";
+import type { ReportPaths } from "../report/mod.ts";
+import { graphMermaid, runTransforms } from "../transform/mod.ts";
+import { extractionFailure, reportRun } from "./conclude.ts";
 
 /** Options of {@linkcode refresh}. */
 export interface RefreshOptions {
@@ -47,17 +54,23 @@ export class RefreshBusyError extends RunError {
   }
 }
 
+/** What {@linkcode refresh} resolves with: the run's result and where its reports went. */
+export interface RefreshResult extends RunResult {
+  /** The reports written. */
+  reports: ReportPaths;
+}
+
 /**
  * Runs the whole pipeline as one unit and resolves with its result (status "failed" with
- * `error` on any failure, reports written either way). Rejects with RefreshBusyError when
- * another refresh runs on the same database.
+ * `error` on any failure); the ledger and the reports are written either way. Rejects with
+ * RefreshBusyError when another refresh runs on the same database.
  */
 export async function refresh(
   sql: Sql,
   config: PipelineConfig,
   options: RefreshOptions,
-): Promise<RunResult> {
-  const reportsDir = options.reportsDir ?? "reports";
+): Promise<RefreshResult> {
+  const reportsDir = options.reportsDir ?? DEFAULTS.reportsDir;
   const runId = options.runId ?? newRunId();
   await ensureMeta(sql, config.metaSchema);
   const lock = options.lock === false ? undefined : await sql.reserve();
@@ -66,66 +79,70 @@ export async function refresh(
     const runDir = `${reportsDir}/runs/${runId}`;
     await Deno.mkdir(runDir, { recursive: true });
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
-    const all = config.collections.map((c) => c.name);
-    const selected = config.collections.map((c) => c.schema);
-    // On the lock's session, so runs.pid names the session holding the lock (see takeLock).
-    await startRun(lock ?? sql, config.metaSchema, { runId, command: "refresh", selected });
-    logger.info(`refresh ${runId}: extracting ${all.length} collections`);
-    const started = new Date();
-    const failRun = async (error: Error, extract: ExtractResult[]): Promise<RunResult> => {
-      const result: RunResult = {
-        ...emptyResult(runId, "refresh", selected, graphMermaid(config, selected), extract),
-        status: "failed",
-        startedAt: started.toISOString(),
-        finishedAt: new Date().toISOString(),
-        seconds: (Date.now() - started.getTime()) / 1000,
-        error,
-      };
-      await finishRun(sql, config.metaSchema, result, logger, reportsDir);
-      return result;
-    };
-    try {
-      let extract: ExtractResult[];
-      try {
-        extract = await stageCollections(sql, config, {
-          source: options.source,
-          logger,
-          runId,
-          concurrency: options.concurrency ?? 2,
-        });
-      } catch (cause) {
-        // The source could not be opened at all: the run fails like any extraction failure.
-        const error = cause instanceof Error ? cause : new RunError(String(cause), { cause });
-        return await failRun(error, []);
-      }
-      const failed = extract.filter((r) => r.status === "failed");
-      if (failed.length > 0) {
-        return await failRun(
-          new RunError(
-            `refresh ${runId}: ${failed.length} collection(s) failed to extract; nothing was changed:\n` +
-              failed.map((r) => `  ${r.error ?? r.collection}`).join("\n"),
-          ),
-          extract,
-        );
-      }
-      return await runTransforms(sql, config, {
-        command: "refresh",
-        runId,
-        logger,
-        reportsDir,
-        extract,
-        prepare: (tx) => swapStaged(tx, config, all),
-        ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
-        ...(options.lockRetries === undefined ? {} : { lockRetries: options.lockRetries }),
-      });
-    } finally {
-      await dropStaged(sql, config, all);
-    }
+    const result = await run(sql, config, { ...options, runId, logger, session: lock });
+    return { ...result, reports: await reportRun(result, { dir: reportsDir, logger }) };
   } finally {
     if (lock) {
       await lock`select pg_advisory_unlock_all()`.catch(() => {});
       lock.release();
     }
+  }
+}
+
+/** The refresh itself, once the lock is held: stage, then transform with the swap inside. */
+async function run(
+  sql: Sql,
+  config: PipelineConfig,
+  options: RefreshOptions & { runId: string; logger: Logger; session: Sql | undefined },
+): Promise<RunResult> {
+  const { runId, logger } = options;
+  const all = config.collections.map((c) => c.name);
+  const selected = config.collections.map((c) => c.schema);
+  // On the lock's session, so runs.pid names the session holding the lock (see takeLock).
+  await startRun(options.session ?? sql, { runId, command: "refresh", selected }, {
+    metaSchema: config.metaSchema,
+  });
+  logger.info(`refresh ${runId}: extracting ${all.length} collections`);
+  const started = new Date();
+  const failed = async (error: Error, extract: ExtractResult[]): Promise<RunResult> => {
+    const graph = graphMermaid(config, selected);
+    const result: RunResult = {
+      ...newRunResult({ runId, command: "refresh", selected, graph }, { extract, started }),
+      status: "failed",
+      finishedAt: new Date().toISOString(),
+      seconds: (Date.now() - started.getTime()) / 1000,
+      peakRssBytes: peakRssBytes(),
+      error,
+    };
+    await recordRun(sql, result, { metaSchema: config.metaSchema });
+    return result;
+  };
+  try {
+    let extract: ExtractResult[];
+    try {
+      extract = await stageCollections(sql, config, {
+        source: options.source,
+        logger,
+        runId,
+        concurrency: options.concurrency ?? DEFAULTS.concurrency,
+      });
+    } catch (cause) {
+      // The source could not be opened at all: the run fails like any extraction failure.
+      return await failed(cause instanceof Error ? cause : new RunError(String(cause)), []);
+    }
+    const failure = extractionFailure(extract, "nothing was changed");
+    if (failure) return await failed(failure, extract);
+    return await runTransforms(sql, config, {
+      command: "refresh",
+      runId,
+      logger,
+      extract,
+      prepare: (tx) => swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all }),
+      ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+      ...(options.lockRetries === undefined ? {} : { lockRetries: options.lockRetries }),
+    });
+  } finally {
+    await dropStagingTables(sql, { rawSchema: config.rawSchema, collections: all });
   }
 }
 

@@ -2,8 +2,7 @@
  * `reset`: drops every schema the config names (raw, normalized, meta, util), nothing else.
  * @module
  */
-import type { PipelineConfig } from "../core/config.ts";
-import { quoteIdent, type Sql } from "../core/db.ts";
+import { type PipelineConfig, quoteIdent, type Sql } from "../core/mod.ts";
 
 /** The schemas the tool manages, from the config: raw, util, meta, then each collection's. */
 export function managedSchemas(config: PipelineConfig): string[] {

@@ -12,9 +12,6 @@ import { isIdentifier } from "./db.ts";
 export const DEFAULT_CONFIG_PATH: string =
   new URL("../../sql/pipeline.yaml", import.meta.url).pathname;
 
-/** Whether a collection is the source of truth for its entities or consumes others. */
-export type CollectionKind = "truth_source" | "consumer";
-
 /** One collection of the pipeline. */
 export interface CollectionConfig {
   /** MongoDB collection name; also the table name in the raw schema. */
@@ -23,8 +20,6 @@ export interface CollectionConfig {
   schema: string;
   /** Primary key column of `<schema>.main`. */
   primaryKey: string;
-  /** truth_source or consumer. */
-  kind: CollectionKind;
   /** Collections this one's FKs point into. */
   dependsOn: string[];
   /** One line for people. */
@@ -41,11 +36,11 @@ export interface PipelineConfig {
   sqlDir: string;
   /** MongoDB database used when the source URL names none. */
   sourceDatabase: string;
-  /** Schema of the raw documents. Default: lml_raw. */
+  /** Schema of the raw documents: always lml_raw, which the SQL files name. */
   rawSchema: string;
   /** Schema of the run ledger. Default: lml_meta. */
   metaSchema: string;
-  /** Schema of the shared helpers. Default: lml_util. */
+  /** Schema of the shared helpers: always lml_util, which the SQL files name. */
   utilSchema: string;
   /** Collections in run order. */
   collections: CollectionConfig[];
@@ -57,8 +52,21 @@ export function displayPath(path: string): string {
   return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-const TOP_KEYS = ["source_database", "raw_schema", "meta_schema", "util_schema", "collections"];
-const COLLECTION_KEYS = ["schema", "primary_key", "kind", "depends_on", "description"];
+const TOP_KEYS = ["source_database", "meta_schema", "collections"];
+const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
+
+/** Schema of the raw documents: fixed, since the SQL files name it. */
+export const RAW_SCHEMA = "lml_raw";
+/** Schema of the shared helpers of sql/_shared/: fixed, since the SQL files name it. */
+export const UTIL_SCHEMA = "lml_util";
+
+/** Keys that used to be settings, with why they are not. */
+const FIXED_KEYS: Record<string, string> = {
+  raw_schema: `the raw schema is always ${RAW_SCHEMA} (the SQL files name it); remove the key`,
+  util_schema:
+    `the helpers' schema is always ${UTIL_SCHEMA} (the SQL files name it); remove the key`,
+  kind: "collections no longer take a kind (nothing read it); remove the key",
+};
 
 /** Reads and validates a config file. */
 export async function loadConfig(path: string = DEFAULT_CONFIG_PATH): Promise<PipelineConfig> {
@@ -118,9 +126,9 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     return value;
   };
 
-  const rawSchema = ident(root, "raw_schema", "lml_raw");
+  const rawSchema = RAW_SCHEMA;
   const metaSchema = ident(root, "meta_schema", "lml_meta");
-  const utilSchema = ident(root, "util_schema", "lml_util");
+  const utilSchema = UTIL_SCHEMA;
   const sourceDatabase = str(root, "source_database", "mesa4core");
   const collectionsNode = root.get("collections", true);
   if (!isMap(collectionsNode) || collectionsNode.items.length === 0) {
@@ -151,13 +159,6 @@ export function parseConfig(text: string, path: string): PipelineConfig {
       );
     }
     schemas.set(schema, name);
-    const kind = str(entry, "kind", "consumer");
-    if (kind !== "truth_source" && kind !== "consumer") {
-      fail(
-        `collection "${name}": kind must be truth_source or consumer, not "${kind}"`,
-        entry.get("kind", true),
-      );
-    }
     const depsNode = entry.get("depends_on", true);
     const dependsOn: string[] = [];
     const nodes: unknown[] = [];
@@ -178,7 +179,6 @@ export function parseConfig(text: string, path: string): PipelineConfig {
       name,
       schema,
       primaryKey: ident(entry, "primary_key"),
-      kind: kind as CollectionKind,
       dependsOn,
       description: str(entry, "description", ""),
       line: lineOf(key) ?? 0,
@@ -228,6 +228,7 @@ function checkKeys(
 ): void {
   for (const pair of map.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (FIXED_KEYS[key]) fail(`${where}: "${key}": ${FIXED_KEYS[key]}`, pair.key);
     if (!allowed.includes(key)) {
       fail(`${where}: unknown key "${key}"${didYouMean(key, allowed)}`, pair.key);
     }

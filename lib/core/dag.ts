@@ -2,9 +2,10 @@
  * Dependency order: a stable topological sort that spells out cycles.
  * @module
  */
+import { LmlError } from "./errors.ts";
 
 /** A dependency cycle; `cycle` lists it with its first node repeated at the end. */
-export class CycleError extends Error {
+export class CycleError extends LmlError {
   /** The nodes of the cycle, e.g. ["a", "c", "b", "a"]. */
   cycle: string[];
   constructor(cycle: string[]) {

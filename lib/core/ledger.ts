@@ -1,9 +1,33 @@
 /**
  * The run ledger in the meta schema (default lml_meta): runs, files run, check results and
- * the extraction log. Created on first use; never dropped but by `reset`.
+ * the extraction log. Created on first use; never dropped but by `reset`. Runs are recorded
+ * outside their own transaction, so a failed run's record survives its rollback.
  * @module
  */
+import type postgres from "postgres";
 import { quoteIdent, type Sql } from "./db.ts";
+import { UsageError } from "./errors.ts";
+import { hex } from "./hash.ts";
+import type { RunResult } from "./result.ts";
+
+const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
+
+/** A new run id: UTC time and a random suffix, e.g. `20250301T120000Z-4f9a1c`. */
+export function newRunId(): string {
+  const time = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const random = crypto.getRandomValues(new Uint8Array(3));
+  return `${time}-${hex(random)}`;
+}
+
+/** Returns `runId` when it is valid (letters, digits, `_`, `.`, `-`; it names a reports folder). */
+export function checkRunId(runId: string): string {
+  if (!RUN_ID.test(runId)) {
+    throw new UsageError(
+      `invalid run id "${runId}": use letters, digits, _, . and - (it names a reports folder)`,
+    );
+  }
+  return runId;
+}
 
 /** Creates the meta schema and its tables when missing (safe to call concurrently). */
 export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<void> {
@@ -63,5 +87,72 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
       );
       comment on table ${m}.extract_log is 'One row per collection extraction: source (credentials redacted), documents, bytes, anomalies (documents whose original BSON was kept), timing.';
     `);
+  });
+}
+
+/**
+ * Records a run as running, outside any transaction (a run started earlier under the same id,
+ * e.g. by the refresh before its extraction, is taken over).
+ */
+export async function startRun(
+  sql: Sql,
+  run: { runId: string; command: string; selected: string[] },
+  options: { metaSchema?: string } = {},
+): Promise<void> {
+  const meta = sql(options.metaSchema ?? "lml_meta");
+  await sql`
+    insert into ${meta}.runs (run_id, command, status, selected)
+    values (${run.runId}, ${run.command}, 'running', ${run.selected}::text[])
+    on conflict (run_id) do update set status = 'running', selected = excluded.selected
+  `;
+}
+
+/** Records how a run ended, with its files and check results, outside its transaction. */
+export async function recordRun(
+  sql: Sql,
+  result: RunResult,
+  options: { metaSchema?: string } = {},
+): Promise<void> {
+  const meta = sql(options.metaSchema ?? "lml_meta");
+  await sql.begin(async (tx) => {
+    await tx`
+      update ${meta}.runs
+      set status = ${result.status}, finished_at = clock_timestamp(), seconds = ${result.seconds},
+          error = ${result.error?.message ?? null}, peak_rss_bytes = ${result.peakRssBytes}
+      where run_id = ${result.runId}
+    `;
+    if (result.files.length > 0) {
+      const rows = result.files.map((f, i) => ({
+        run_id: result.runId,
+        ordinal: i + 1,
+        path: f.path,
+        sha256: f.sha256,
+        seconds: f.seconds,
+        rows: f.rows,
+      }));
+      await tx`insert into ${meta}.run_files ${sql(rows)}`;
+    }
+    if (result.checks.length > 0) {
+      const rows = result.checks.map((c) => ({
+        run_id: result.runId,
+        check_name: c.name,
+        schema_name: c.schema,
+        severity: c.severity,
+        status: c.status,
+        offending: c.offending,
+        description: c.description,
+        samples: c.samples as unknown as postgres.JSONValue,
+        seconds: c.seconds,
+      }));
+      await tx`
+        insert into ${meta}.check_results
+          (run_id, check_name, schema_name, severity, status, offending, description, samples, seconds)
+        select run_id, check_name, schema_name, severity, status, offending, description,
+               samples, seconds
+        from jsonb_to_recordset(${sql.json(rows as unknown as postgres.JSONValue)}::jsonb) as r(
+          run_id text, check_name text, schema_name text, severity text, status text,
+          offending bigint, description text, samples jsonb, seconds double precision)
+      `;
+    }
   });
 }

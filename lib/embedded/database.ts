@@ -9,10 +9,7 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import { displayPath } from "../core/config.ts";
-import { redactUrl } from "../core/db.ts";
-import { RunError } from "../core/errors.ts";
-import { type Logger, silentLogger } from "../core/log.ts";
+import { displayPath, type Logger, redactUrl, RunError, silentLogger } from "../core/mod.ts";
 import { MEMORY, openEngine } from "./engine.ts";
 import { serveSessions } from "./server.ts";
 import type { WorkerReply, WorkerStart } from "./worker.ts";

@@ -8,6 +8,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import {
   backendMessages,
+  bindNames,
   CANCEL_REQUEST,
   closeStatement,
   concat,
@@ -30,7 +31,6 @@ import {
   SYNC,
   withoutFirst,
 } from "./protocol.ts";
-import { bindNames } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 

@@ -3,7 +3,8 @@
  * reports/profile_<collection>.md and .json.
  * @module
  */
-import type { CollectionProfile, FieldProfile } from "./profile.ts";
+import { truncate } from "../core/mod.ts";
+import type { CollectionProfile, FieldProfile } from "./types.ts";
 
 /** Options of {@linkcode formatProfile}. */
 export interface FormatProfileOptions {
@@ -71,7 +72,7 @@ export function formatProfile(
       String(f.distinct),
       rangeCell(f),
       f.examples.join(" "),
-    ].map((cell) => cut(cell, maxCell))
+    ].map((cell) => truncate(cell, maxCell))
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
@@ -136,7 +137,7 @@ export function profileMarkdown(profile: CollectionProfile): string {
       fmtPct(f.nullPct),
       String(f.distinct),
       rangeCell(f),
-      f.examples.map((e) => `\`${cut(e, 40).replaceAll("`", "'")}\``).join(" "),
+      f.examples.map((e) => `\`${truncate(e, 40).replaceAll("`", "'")}\``).join(" "),
     ];
     out.push(`| ${cells.map(esc).join(" | ")} |`);
   }
@@ -178,8 +179,4 @@ export async function writeProfileReports(
 
 function fmtPct(n: number): string {
   return `${Number.isInteger(n) ? n : n.toFixed(1)}%`;
-}
-
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, max - 1) + "…";
 }

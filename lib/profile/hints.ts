@@ -3,18 +3,7 @@
  * several formats and variable structures. Pure functions over the SQL aggregates.
  * @module
  */
-import type { FieldProfile } from "./profile.ts";
-
-/** The kinds of hint a field can get. */
-export type HintKind = "user_snapshot" | "embedded_catalog" | "timestamp" | "variable_structure";
-
-/** One hint: what a field looks like, for people and for the scaffold. */
-export interface Hint {
-  /** Machine-readable kind. */
-  kind: HintKind;
-  /** One line for people, e.g. "looks like a timestamp in 4 formats (...)". */
-  message: string;
-}
+import type { FieldProfile, Hint, HintKind } from "./types.ts";
 
 /** Share of objects that must carry `_id` (and `username` or `name`) for a snapshot hint. */
 export const SNAPSHOT_SHARE = 0.5;

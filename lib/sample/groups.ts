@@ -6,13 +6,12 @@
  * @module
  */
 import { Rng } from "./prng.ts";
-import { documentTimes } from "./ids.ts";
+import { documentId, documentTimes } from "./ids.ts";
 import type { Plan } from "./plan.ts";
 import { appendAudit, type Doc, spread } from "./common.ts";
 import { areaBaseName, drawArea } from "./catalogs.ts";
 import { drawUserTarget, userSnapshot, type UserTarget } from "./snapshots.ts";
 import { drawTimestamp, EVENT_WEIGHTS } from "./time.ts";
-import { documentId } from "./ids.ts";
 
 const COLLECTION = "lml_usersgroups_mesa4core";
 const KINDS = ["Supervisores", "Operadores", "Inspectores", "Equipo", "Referentes", "Guardia"];

@@ -4,9 +4,13 @@
  * what a person still has to decide. Pure: no database, no files.
  * @module
  */
-import { isIdentifier } from "../core/db.ts";
-import type { CollectionProfile, FieldProfile } from "../profile/profile.ts";
-import { hasHint, USER_SNAPSHOT_KEYS } from "../profile/hints.ts";
+import { isIdentifier } from "../core/mod.ts";
+import {
+  type CollectionProfile,
+  type FieldProfile,
+  hasHint,
+  USER_SNAPSHOT_KEYS,
+} from "../profile/mod.ts";
 
 /** How a column's value is read from its JSON value. */
 export type ColumnKind =

@@ -4,10 +4,16 @@
  * entry in sql/pipeline.yaml. Never overwrites: an existing folder or entry is an error.
  * @module
  */
-import { DEFAULT_CONFIG_PATH, displayPath, loadConfig, parseConfig } from "../core/config.ts";
-import type { Sql } from "../core/db.ts";
-import { ConfigError, UsageError } from "../core/errors.ts";
-import { type CollectionProfile, profileCollection, type ProfileOptions } from "../profile/profile.ts";
+import {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  displayPath,
+  loadConfig,
+  parseConfig,
+  type Sql,
+  UsageError,
+} from "../core/mod.ts";
+import { type CollectionProfile, profileCollection, type ProfileOptions } from "../profile/mod.ts";
 import { type CollectionDraft, defaultSchema, draftCollection } from "./model.ts";
 import { type DraftFile, renderDraft } from "./sql.ts";
 
@@ -159,14 +165,13 @@ async function writeFiles(folder: string, files: DraftFile[]): Promise<string[]>
 }
 
 /** The YAML entry of the new collection (appended under `collections:`). */
-export function renderConfigEntry(draft: CollectionDraft, dependsOn: readonly string[]): string {
+function renderConfigEntry(draft: CollectionDraft, dependsOn: readonly string[]): string {
   const arrays = draft.tables.slice(1).map((t) => t.name);
   const what = arrays.length > 0 ? ` (main, ${arrays.join(", ")})` : "";
   return [
     `  ${draft.collection}:`,
     `    schema: ${draft.schema}`,
     `    primary_key: ${draft.primaryKey}`,
-    "    kind: consumer",
     `    depends_on: [${dependsOn.join(", ")}]`,
     `    description: "TODO: describe ${draft.collection}${what}; drafted by scaffold."`,
     "",

@@ -5,13 +5,20 @@
  * @module
  */
 import type postgres from "postgres";
-import type { CollectionConfig, PipelineConfig } from "../core/config.ts";
-import { isIdentifier, quoteIdent } from "../core/db.ts";
-import { type Logger, silentLogger } from "../core/log.ts";
-import { type CheckFile, locateError, type PgErrorFields, type Severity } from "./sql_files.ts";
-
-/** A query-capable connection: a pool or a transaction. */
-export type Queryable = postgres.Sql | postgres.TransactionSql;
+import {
+  type CheckResult,
+  type CollectionConfig,
+  isIdentifier,
+  listTables,
+  type Logger,
+  type PipelineConfig,
+  type Queryable,
+  quoteIdent,
+  type Severity,
+  silentLogger,
+  truncate,
+} from "../core/mod.ts";
+import { type CheckFile, locateError, type PgErrorFields } from "./sql_files.ts";
 
 /** A check ready to run: a SELECT returning the offending rows (passes when it returns none). */
 export interface Check {
@@ -29,30 +36,6 @@ export interface Check {
   source: string;
   /** The check file, to locate errors in it; undefined for derived checks. */
   file?: CheckFile | undefined;
-}
-
-/** The outcome of one check. */
-export interface CheckResult {
-  /** Check name. */
-  name: string;
-  /** Schema, or null for cross-schema checks. */
-  schema: string | null;
-  /** error or warn. */
-  severity: Severity;
-  /** passed (no rows), failed (rows), errored (the query failed). */
-  status: "passed" | "failed" | "errored";
-  /** Number of offending rows (0 when errored). */
-  offending: number;
-  /** Up to {@linkcode SAMPLE_ROWS} offending rows, as JSON objects (long strings shortened). */
-  samples: Record<string, unknown>[];
-  /** One line for people. */
-  description: string;
-  /** Time taken. */
-  seconds: number;
-  /** The check file (`sql/...`) or "derived". */
-  source: string;
-  /** The error message when errored. */
-  error?: string | undefined;
 }
 
 /** How many offending rows a result keeps. */
@@ -120,13 +103,7 @@ export async function derivedChecks(
     bySchema.set(r.table_name, columns);
     columns.push({ name: r.column_name, type: r.type });
   }
-  const rawTables = new Set(
-    (await sql<{ table_name: string }[]>`
-      select c.relname as table_name
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = ${config.rawSchema} and c.relkind in ('r', 'p')
-    `).map((r) => r.table_name),
-  );
+  const rawTables = new Set((await listTables(sql, [config.rawSchema])).map((t) => t.table));
   const runStarted =
     `coalesce(nullif(current_setting('lml.run_started_at', true), '')::timestamptz, now())`;
   const checks: Check[] = [];
@@ -349,7 +326,7 @@ const MAX_STRING = 300;
 /** Shortens long strings inside a JSON value (samples stay readable and small). */
 function shorten(value: unknown): unknown {
   if (typeof value === "string") {
-    return value.length > MAX_STRING ? value.slice(0, MAX_STRING) + "…" : value;
+    return truncate(value, MAX_STRING + 1);
   }
   if (Array.isArray(value)) {
     const items = value.slice(0, 20).map(shorten);

@@ -4,8 +4,14 @@
  * text and Mermaid. Works without a database (changes are then unknown).
  * @module
  */
-import { displayPath, type PipelineConfig, selectCollections } from "../core/config.ts";
-import { quoteIdent, type Sql } from "../core/db.ts";
+import {
+  displayPath,
+  type PipelineConfig,
+  quoteIdent,
+  selectCollections,
+  type Sql,
+  truncate,
+} from "../core/mod.ts";
 import { discoverFiles } from "./sql_files.ts";
 
 /** Whether a file differs from the copy the last successful run executed. */
@@ -203,10 +209,6 @@ export function graphMermaid(config: PipelineConfig, selected: readonly string[]
   return lines.join("\n");
 }
 
-function shorten(text: string, max: number): string {
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
-
 /** The plan as text for a terminal: selection, files with status and checksum, checks, graph. */
 export function formatPlan(plan: Plan): string {
   const out: string[] = [];
@@ -226,7 +228,7 @@ export function formatPlan(plan: Plan): string {
   for (const f of plan.files) {
     out.push(
       `  ${f.sha256.slice(0, 12)}  ${f.status.padEnd(9)}  ${f.path}${
-        f.description ? `  -- ${shorten(f.description, 90)}` : ""
+        f.description ? `  -- ${truncate(f.description, 90)}` : ""
       }`,
     );
   }

@@ -4,8 +4,16 @@
  * the file that caused them.
  * @module
  */
-import { type CollectionConfig, displayPath, type PipelineConfig } from "../core/config.ts";
-import { ConfigError, didYouMean } from "../core/errors.ts";
+import {
+  type CollectionConfig,
+  ConfigError,
+  didYouMean,
+  displayPath,
+  LmlError,
+  type PipelineConfig,
+  type Severity,
+  sha256Hex,
+} from "../core/mod.ts";
 
 /** One SQL file of the pipeline. */
 export interface SqlFile {
@@ -20,9 +28,6 @@ export interface SqlFile {
   /** The leading `--` comment lines, joined with spaces ("" when none). */
   description: string;
 }
-
-/** Severity of a check: `error` fails the run, `warn` only reports. */
-export type Severity = "error" | "warn";
 
 /** A check file (`sql/<schema>/checks/*.sql` or `sql/_checks/*.sql`). */
 export interface CheckFile extends SqlFile {
@@ -161,13 +166,6 @@ async function readSqlFiles(root: string, base: string, folder: string): Promise
     });
   }
   return files;
-}
-
-/** Hex SHA-256 of `data`. */
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function leadingComment(text: string): string {
@@ -444,7 +442,7 @@ export function locate(text: string, offset: number): Location {
 }
 
 /** Converts PostgreSQL's 1-based character `position` in `statement` to a UTF-16 offset. */
-export function characterOffset(statement: string, position: number): number {
+function characterOffset(statement: string, position: number): number {
   let offset = 0;
   let chars = 1;
   for (const ch of statement) {
@@ -474,7 +472,7 @@ export interface PgErrorFields {
  * `sql/<schema>/<file>.sql:LINE:COL: <message>`, then the offending line with a caret under the
  * column, then DETAIL and HINT. `cause` is the PostgreSQL error.
  */
-export class SqlFileError extends Error {
+export class SqlFileError extends LmlError {
   /** The file, relative to the working directory when possible. */
   file: string;
   /** 1-based line in the file. */
@@ -485,8 +483,6 @@ export class SqlFileError extends Error {
   code: string | undefined;
   /** PostgreSQL's DETAIL. */
   detail: string | undefined;
-  /** PostgreSQL's HINT. */
-  hint: string | undefined;
   /** The PostgreSQL message alone. */
   pgMessage: string;
   constructor(
@@ -510,15 +506,13 @@ export class SqlFileError extends Error {
       `  ${caret}`,
     ];
     if (options.detail) parts.push(`DETAIL: ${options.detail}`);
-    if (options.hint) parts.push(`HINT: ${options.hint}`);
-    super(parts.join("\n"), { cause: options.cause });
+    super(parts.join("\n"), { cause: options.cause, hint: options.hint });
     this.name = "SqlFileError";
     this.file = options.file;
     this.line = options.line;
     this.column = options.column;
     this.code = options.code;
     this.detail = options.detail;
-    this.hint = options.hint;
     this.pgMessage = options.pgMessage;
   }
 }

@@ -66,7 +66,7 @@ async function main(stage: string, url: string, source: string | undefined): Pro
         : "";
       try {
         const result = stage === "transform"
-          ? await runTransforms(sql, config, { reportsDir: false })
+          ? await runTransforms(sql, config)
           : await refresh(sql, config, { source: source ?? "", reportsDir });
         const seconds = (performance.now() - started) / 1000;
         return {

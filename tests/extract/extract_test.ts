@@ -18,13 +18,8 @@ import {
 } from "bson";
 import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
 import { connect, type Sql } from "../../lib/core/db.ts";
-import {
-  dropStaged,
-  extractCollections,
-  stageCollections,
-  swapStaged,
-} from "../../extract/extract.ts";
-import { copySupported } from "../../extract/load.ts";
+import { extractCollections, stageCollections } from "../../extract/extract.ts";
+import { copySupported, dropStagingTables, swapStagingTables } from "../../extract/load.ts";
 import { freshDatabase } from "../support/db.ts";
 
 const USERS = "lml_users_mesa4core";
@@ -449,7 +444,7 @@ Deno.test("the INSERT fallback produces rows identical to COPY", async () => {
   assert.deepEqual(await rawRows(db.sql, USERS), viaCopy);
 });
 
-Deno.test("stageCollections() + swapStaged() in the caller's transaction swap all at once", async () => {
+Deno.test("stageCollections() + swapStagingTables() in the caller's transaction swap all at once", async () => {
   await using dump = await tempDump();
   await using db = await freshDatabase();
   await Deno.writeFile(`${dump.db}/${USERS}.bson`, bsonFile(manyDocs(3, "u")));
@@ -458,7 +453,9 @@ Deno.test("stageCollections() + swapStaged() in the caller's transaction swap al
   const results = await stageCollections(db.sql, config, { source: dump.dir, select: names });
   assert.deepEqual(results.map((r) => r.status), ["succeeded", "succeeded"]);
   assert.equal(await tableExists(db.sql, `lml_raw.${USERS}`), false);
-  await db.sql.begin((tx) => swapStaged(tx, config, names));
+  await db.sql.begin((tx) =>
+    swapStagingTables(tx, { rawSchema: config.rawSchema, collections: names })
+  );
   const [row] = await db.sql`
     select (select count(*) from lml_raw.lml_users_mesa4core)::int as users,
            (select count(*) from lml_raw.lml_usersgroups_mesa4core)::int as groups`;
@@ -466,10 +463,12 @@ Deno.test("stageCollections() + swapStaged() in the caller's transaction swap al
   assert.equal(await tableExists(db.sql, `lml_raw.${USERS}__next`), false);
 
   await stageCollections(db.sql, config, { source: dump.dir, select: [USERS] });
-  await dropStaged(db.sql, config, [USERS]);
+  await dropStagingTables(db.sql, { rawSchema: config.rawSchema, collections: [USERS] });
   assert.equal(await tableExists(db.sql, `lml_raw.${USERS}__next`), false);
   await assert.rejects(
-    db.sql.begin((tx) => swapStaged(tx, config, [USERS])),
+    db.sql.begin((tx) =>
+      swapStagingTables(tx, { rawSchema: config.rawSchema, collections: [USERS] })
+    ),
     /no staged table lml_raw.lml_users_mesa4core__next/,
   );
 });

@@ -24,7 +24,7 @@ Deno.test({
       const config = await loadConfig();
       const extracted = await extractCollections(db.sql, config, { source: dir });
       assert.deepEqual(extracted.map((e) => e.status), extracted.map(() => "succeeded"));
-      const result = await runTransforms(db.sql, config, { reportsDir: false });
+      const result = await runTransforms(db.sql, config);
       assert.equal(result.status, "succeeded", result.error?.message);
 
       const schemaOf = new Map(config.collections.map((c) => [c.name, c]));

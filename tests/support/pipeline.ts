@@ -49,7 +49,7 @@ export async function transformAll(
   options: { config?: PipelineConfig } = {},
 ): Promise<TransformResult> {
   const config = options.config ?? await loadConfig();
-  const result = await runTransforms(sql, config, { reportsDir: false });
+  const result = await runTransforms(sql, config);
   if (result.status !== "succeeded") {
     throw result.error ?? new Error(`transform ${result.status}`);
   }

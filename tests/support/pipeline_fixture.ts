@@ -4,12 +4,12 @@
  * @module
  */
 import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
+import type { RunResult } from "../../lib/core/result.ts";
 import type { Sql } from "../../lib/core/db.ts";
+import { writeReports } from "../../lib/report/write.ts";
 
 /** The config, listed out of dependency order on purpose. */
-export const PIPELINE_YAML = `raw_schema: lml_raw
-meta_schema: lml_meta
-util_schema: lml_util
+export const PIPELINE_YAML = `meta_schema: lml_meta
 collections:
   orders_src:
     schema: f_orders
@@ -22,7 +22,6 @@ collections:
   users_src:
     schema: f_users
     primary_key: user_id
-    kind: truth_source
 `;
 
 /** The SQL files of the fixture, by path under sql/. */
@@ -147,4 +146,11 @@ export async function snapshot(sql: Sql, schema: string, table: string): Promise
     select to_jsonb(t)::text as row from ${sql(schema)}.${sql(table)} t order by 1
   `;
   return rows.map((r) => r.row);
+}
+
+/** Awaits a run and writes its reports into `dir`, as the commands do. */
+export async function reported<R extends RunResult>(run: Promise<R>, dir: string): Promise<R> {
+  const result = await run;
+  await writeReports(result, { dir });
+  return result;
 }

@@ -13,7 +13,7 @@ import postgres from "postgres";
 import { loadConfig, type PipelineConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
 import { refresh, RefreshBusyError, type RefreshOptions } from "../../../lib/commands/refresh.ts";
-import type { RunResult } from "../../../lib/report/reports.ts";
+import type { RefreshResult as RunResult } from "../../../lib/commands/refresh.ts";
 import { generateSample, insertSample, type Manifest } from "../../../lib/sample/mod.ts";
 import { schemaChecksums } from "../../support/checksum.ts";
 import { freshDatabase, needsRealServer, type TestDatabase } from "../../support/db.ts";
@@ -467,6 +467,7 @@ Deno.test({
 
     const copied = await new Deno.Command("cp", { args: ["-r", `${ROOT}sql`, tmp.path] }).output();
     assert.ok(copied.success, "cp -r sql");
+    await Deno.mkdir(`${tmp.path}/sql/_checks`, { recursive: true });
     await Deno.writeTextFile(
       `${tmp.path}/sql/_checks/zz_fail.sql`,
       "-- check: always_fails\n-- severity: error\n-- description: fails on purpose\n" +

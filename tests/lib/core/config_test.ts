@@ -6,7 +6,7 @@ const base = `collections:
   a_coll:
     schema: lml_a
     primary_key: a_id
-    kind: truth_source
+    description: a
     depends_on: []
   b_coll:
     schema: lml_b
@@ -86,7 +86,7 @@ Deno.test("parseConfig() rejects unknown keys with a suggestion", () => {
 Deno.test("parseConfig() reports YAML syntax errors and duplicate keys with their line", () => {
   assert.equal(configError(base + "  d_coll: [unclosed\n").line !== undefined, true);
   const duplicate = configError(
-    base.replace("    kind: truth_source\n", "    kind: truth_source\n    kind: consumer\n"),
+    base.replace("    description: a\n", "    description: a\n    description: b\n"),
   );
   assert.equal(duplicate.line, 6);
   assert.match(duplicate.message, /invalid YAML/);
@@ -112,4 +112,13 @@ Deno.test("selectCollections() adds downstream collections and accepts schema na
     );
     return true;
   });
+});
+
+Deno.test("parseConfig() refuses the keys that are fixed by the SQL files, saying why", () => {
+  const raw = configError("raw_schema: other_raw\n" + base);
+  assert.equal(raw.line, 1);
+  assert.match(raw.message, /"raw_schema": the raw schema is always lml_raw/);
+  const kind = configError(base.replace("    description: a\n", "    kind: consumer\n"));
+  assert.equal(kind.line, 5);
+  assert.match(kind.message, /no longer take a kind/);
 });

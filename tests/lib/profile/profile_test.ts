@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { freshDatabase } from "../../support/db.ts";
 import type { Sql } from "../../../lib/core/db.ts";
 import { RunError } from "../../../lib/core/errors.ts";
-import { type FieldProfile, profileCollection } from "../../../lib/profile/profile.ts";
+import { profileCollection } from "../../../lib/profile/profile.ts";
+import type { FieldProfile } from "../../../lib/profile/types.ts";
 import { formatProfile, writeProfileReports } from "../../../lib/profile/format.ts";
 
 const COLLECTION = "lml_notifications_mesa4core";

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import type { CheckResult } from "../../../lib/transform/checks.ts";
+import type { CheckResult, RunResult } from "../../../lib/core/result.ts";
 import { RunError } from "../../../lib/core/errors.ts";
-import { renderJunit, renderMarkdown, type RunResult, writeReports } from "../../../lib/report/reports.ts";
+import { renderJunit } from "../../../lib/report/junit.ts";
+import { renderMarkdown } from "../../../lib/report/markdown.ts";
+import { writeReports } from "../../../lib/report/write.ts";
 import { SqlFileError } from "../../../lib/transform/sql_files.ts";
 
 interface XmlElement {
@@ -161,7 +163,6 @@ function result(overrides: Partial<RunResult> = {}): RunResult {
     peakRssBytes: 100 * 1024 * 1024,
     graph: 'flowchart LR\n  f_people["f_people"]',
     error: undefined,
-    reports: undefined,
     ...overrides,
   };
 }

@@ -32,15 +32,12 @@ async function sqlCopy(): Promise<
     [
       "# Test copy: the users collection only.",
       `source_database: ${real.sourceDatabase}`,
-      `raw_schema: ${real.rawSchema}`,
       `meta_schema: ${real.metaSchema}`,
-      `util_schema: ${real.utilSchema}`,
       "",
       "collections:",
       `  ${users.name}:`,
       `    schema: ${users.schema}`,
       `    primary_key: ${users.primaryKey}`,
-      `    kind: ${users.kind}`,
       "    depends_on: []",
       `    description: ${users.description}`,
       "",
@@ -122,12 +119,12 @@ Deno.test("scaffoldCollection() drafts a schema for an unknown collection that r
   const entry = config.collections.find((c) => c.name === NOTIFICATIONS);
   assert.deepEqual(
     entry &&
-      { schema: entry.schema, pk: entry.primaryKey, kind: entry.kind, deps: entry.dependsOn },
-    { schema: "lml_notifications", pk: "notification_id", kind: "consumer", deps: [USERS] },
+      { schema: entry.schema, pk: entry.primaryKey, deps: entry.dependsOn },
+    { schema: "lml_notifications", pk: "notification_id", deps: [USERS] },
   );
   assert.match(entry!.description, /TODO/);
 
-  const run = await runTransforms(db.sql, config, { reportsDir: false, lockRetryDelayMs: 200 });
+  const run = await runTransforms(db.sql, config, { lockRetryDelayMs: 200 });
   assert.equal(run.error, undefined, run.error?.message);
   assert.equal(run.status, "succeeded");
   const failed = run.checks.filter((c) => c.severity === "error" && c.status !== "passed");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { derivedChecks, runCheckList } from "../../../lib/transform/checks.ts";
 import { runChecks, runTransforms } from "../../../lib/transform/run.ts";
 import { freshDatabase } from "../../support/db.ts";
-import { loadRaw, makeFixture, RAW } from "../../support/pipeline_fixture.ts";
+import { loadRaw, makeFixture, RAW, reported } from "../../support/pipeline_fixture.ts";
 
 Deno.test("derivedChecks() generates a check only where its tables and columns exist", async () => {
   await using db = await freshDatabase();
@@ -13,7 +13,7 @@ Deno.test("derivedChecks() generates a check only where its tables and columns e
       "create table f_users.unresolvable_snapshots (document_id text, path text, snapshot jsonb);\n",
   });
   await loadRaw(db.sql);
-  assert.equal((await runTransforms(db.sql, fx.config, { reportsDir: false })).status, "succeeded");
+  assert.equal((await runTransforms(db.sql, fx.config)).status, "succeeded");
   const checks = await derivedChecks(db.sql, fx.config);
   assert.deepEqual(checks.map((c) => `${c.name}:${c.severity}`), [
     "f_users_main_matches_raw:error",
@@ -40,7 +40,7 @@ Deno.test("derived checks catch a raw/main mismatch, ghosts aside, and roll back
       "insert into f_users.main (user_id, name, is_ghost) values ('g1', 'ghost', true);\n",
   });
   await loadRaw(db.sql);
-  const first = await runTransforms(db.sql, fx.config, { reportsDir: false });
+  const first = await runTransforms(db.sql, fx.config);
   assert.equal(first.status, "succeeded", first.error?.message);
   const ghosts = first.checks.find((c) => c.name === "f_users_ghost_users")!;
   assert.equal(ghosts.status, "failed");
@@ -52,7 +52,7 @@ Deno.test("derived checks catch a raw/main mismatch, ghosts aside, and roll back
     "-- People, but one is lost.\ncreate table f_people.main as\n" +
       "select _id as person_id, doc->>'name' as name from lml_raw.people_src where _id <> 'p2';\n",
   );
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: fx.reports });
+  const result = await reported(runTransforms(db.sql, fx.config), fx.reports);
   assert.equal(result.status, "failed");
   assert.deepEqual(result.failedChecks, ["f_people_main_matches_raw"]);
   const check = result.checks.find((c) => c.name === "f_people_main_matches_raw")!;
@@ -73,7 +73,7 @@ Deno.test("derived checks catch a timestamp later than the run's start", async (
     ...RAW,
     users_src: [...RAW.users_src!, ["u8", { name: "zed", created: "2999-01-01T00:00:00Z" }]],
   });
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: false });
+  const result = await runTransforms(db.sql, fx.config);
   assert.equal(result.status, "failed");
   assert.deepEqual(result.failedChecks, ["f_users_no_future_timestamps"]);
   const check = result.checks.find((c) => c.name === "f_users_no_future_timestamps")!;
@@ -97,7 +97,7 @@ Deno.test("derived checks warn about created_at before 1990 without failing the 
     ...RAW,
     users_src: [...RAW.users_src!, ["u7", { name: "old", created: "1970-01-01T00:00:00Z" }]],
   });
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: false });
+  const result = await runTransforms(db.sql, fx.config);
   assert.equal(result.status, "succeeded", result.error?.message);
   const check = result.checks.find((c) => c.name === "f_users_created_at_in_range")!;
   assert.equal(check.status, "failed");
@@ -111,7 +111,7 @@ Deno.test("runCheckList() marks a broken check errored and keeps the transaction
       "select *\nfrom no_such_table\n",
   });
   await loadRaw(db.sql);
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: false });
+  const result = await runTransforms(db.sql, fx.config);
   assert.equal(result.status, "failed");
   assert.deepEqual(result.failedChecks, ["broken"]);
   const broken = result.checks.find((c) => c.name === "broken")!;
@@ -156,18 +156,20 @@ Deno.test("runChecks() checks current data read-only and records an assert run",
       "select person_id from f_people.main where coalesce(name, '') = ''\n",
   });
   await loadRaw(db.sql);
-  assert.equal((await runTransforms(db.sql, fx.config, { reportsDir: false })).status, "succeeded");
-  const passing = await runChecks(db.sql, fx.config, { reportsDir: fx.reports, runId: "a1" });
+  assert.equal((await runTransforms(db.sql, fx.config)).status, "succeeded");
+  const passing = await reported(runChecks(db.sql, fx.config, { runId: "a1" }), fx.reports);
   assert.equal(passing.status, "succeeded", passing.error?.message);
   assert.equal(passing.command, "assert");
   assert.ok(passing.checks.some((c) => c.name === "no_blank_names" && c.status === "passed"));
 
   await db.sql`update f_people.main set name = '' where person_id = 'p3'`;
-  const failing = await runChecks(db.sql, fx.config, {
-    select: ["f_people"],
-    reportsDir: fx.reports,
-    runId: "a2",
-  });
+  const failing = await reported(
+    runChecks(db.sql, fx.config, {
+      select: ["f_people"],
+      runId: "a2",
+    }),
+    fx.reports,
+  );
   assert.equal(failing.status, "failed");
   assert.deepEqual(failing.selected, ["f_people"]);
   assert.deepEqual(failing.failedChecks, ["no_blank_names"]);
@@ -191,14 +193,14 @@ Deno.test("runChecks() runs in a read-only transaction", async () => {
   await using db = await freshDatabase();
   await using fx = await makeFixture();
   await loadRaw(db.sql);
-  assert.equal((await runTransforms(db.sql, fx.config, { reportsDir: false })).status, "succeeded");
+  assert.equal((await runTransforms(db.sql, fx.config)).status, "succeeded");
   await fx.write(
     "_checks/writes.sql",
     "-- check: writes\n-- severity: error\n-- description: d\n" +
       "select nextval('public.counter') as n\n",
   );
   await db.sql`create sequence public.counter`;
-  const result = await runChecks(db.sql, fx.config, { reportsDir: false });
+  const result = await runChecks(db.sql, fx.config);
   const check = result.checks.find((c) => c.name === "writes")!;
   assert.equal(check.status, "errored");
   assert.match(check.error!, /read-only transaction/);

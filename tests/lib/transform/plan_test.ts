@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildPlan, formatPlan, graphMermaid, graphText } from "../../../lib/transform/plan.ts";
 import { runTransforms } from "../../../lib/transform/run.ts";
-import { sha256Hex } from "../../../lib/transform/sql_files.ts";
+import { sha256Hex } from "../../../lib/core/hash.ts";
 import { freshDatabase } from "../../support/db.ts";
 import { FILES, loadRaw, makeFixture } from "../../support/pipeline_fixture.ts";
 
@@ -43,7 +43,7 @@ Deno.test("buildPlan() detects files changed, added and removed since the last s
   const before = await buildPlan(db.sql, fx.config);
   assert.equal(before.ledgerRead, false);
   assert.equal((await db.sql`select to_regnamespace('lml_meta') as s`)[0]!.s, null);
-  const run = await runTransforms(db.sql, fx.config, { reportsDir: false, runId: "base" });
+  const run = await runTransforms(db.sql, fx.config, { runId: "base" });
   assert.equal(run.status, "succeeded");
   const same = await buildPlan(db.sql, fx.config);
   assert.ok(same.files.every((f) => f.status === "unchanged"));
@@ -55,7 +55,7 @@ Deno.test("buildPlan() detects files changed, added and removed since the last s
   await fx.remove("f_orders/020_totals.sql");
   // A failed run does not count as the baseline.
   await fx.write("f_orders/030_fail.sql", "select 1/0;\n");
-  assert.equal((await runTransforms(db.sql, fx.config, { reportsDir: false })).status, "failed");
+  assert.equal((await runTransforms(db.sql, fx.config)).status, "failed");
   await fx.remove("f_orders/030_fail.sql");
 
   const plan = await buildPlan(db.sql, fx.config);

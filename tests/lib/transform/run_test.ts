@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { RunError } from "../../../lib/core/errors.ts";
-import { LockTimeoutError, runTransforms } from "../../../lib/transform/run.ts";
+import { runTransforms } from "../../../lib/transform/run.ts";
+import { LockTimeoutError } from "../../../lib/transform/statements.ts";
 import { SqlFileError } from "../../../lib/transform/sql_files.ts";
 import { freshDatabase, needsRealServer } from "../../support/db.ts";
-import { loadRaw, makeFixture, snapshot } from "../../support/pipeline_fixture.ts";
+import { loadRaw, makeFixture, reported, snapshot } from "../../support/pipeline_fixture.ts";
 
 const TABLES = [["f_users", "main"], ["f_people", "main"], ["f_orders", "main"], [
   "f_orders",
@@ -19,7 +20,7 @@ Deno.test("runTransforms() runs files in dependency order and records the ledger
   await using db = await freshDatabase();
   await using fx = await makeFixture();
   await loadRaw(db.sql);
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: fx.reports, runId: "run-1" });
+  const result = await reported(runTransforms(db.sql, fx.config, { runId: "run-1" }), fx.reports);
   assert.equal(result.status, "succeeded", result.error?.message);
   assert.deepEqual(result.selected, ["f_users", "f_people", "f_orders"]);
   assert.deepEqual(result.files.map((f) => f.path), [
@@ -65,7 +66,7 @@ Deno.test("runTransforms() locates a syntax error and keeps the previous data", 
   await using fx = await makeFixture();
   await loadRaw(db.sql);
   assert.equal(
-    (await runTransforms(db.sql, fx.config, { reportsDir: fx.reports })).status,
+    (await reported(runTransforms(db.sql, fx.config), fx.reports)).status,
     "succeeded",
   );
   const before = await snapshotAll(db.sql);
@@ -73,10 +74,12 @@ Deno.test("runTransforms() locates a syntax error and keeps the previous data", 
     "f_people/020_extra.sql",
     "-- Extra table.\ncreate table f_people.extra as\nselect person_id\n  from from f_people.main;\n",
   );
-  const result = await runTransforms(db.sql, fx.config, {
-    reportsDir: fx.reports,
-    runId: "bad-syntax",
-  });
+  const result = await reported(
+    runTransforms(db.sql, fx.config, {
+      runId: "bad-syntax",
+    }),
+    fx.reports,
+  );
   assert.equal(result.status, "failed");
   const error = result.error;
   assert.ok(error instanceof SqlFileError, String(error));
@@ -106,7 +109,7 @@ Deno.test("runTransforms() points a runtime error at its statement, with DETAIL"
   await using fx = await makeFixture();
   await loadRaw(db.sql);
   assert.equal(
-    (await runTransforms(db.sql, fx.config, { reportsDir: fx.reports })).status,
+    (await reported(runTransforms(db.sql, fx.config), fx.reports)).status,
     "succeeded",
   );
   const before = await snapshotAll(db.sql);
@@ -115,7 +118,7 @@ Deno.test("runTransforms() points a runtime error at its statement, with DETAIL"
     "-- A key, then a duplicate.\nalter table f_orders.main add primary key (order_id);\n\n  insert into f_orders.main (order_id, amount)\n" +
       "  values ('o9', 1), ('o1', 2);\n",
   );
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: fx.reports });
+  const result = await reported(runTransforms(db.sql, fx.config), fx.reports);
   const error = result.error;
   assert.ok(error instanceof SqlFileError, String(error));
   assert.equal(error.line, 4);
@@ -133,7 +136,7 @@ Deno.test("runTransforms() with select rebuilds the schema and its downstream on
   await using fx = await makeFixture();
   await loadRaw(db.sql);
   assert.equal(
-    (await runTransforms(db.sql, fx.config, { reportsDir: fx.reports })).status,
+    (await reported(runTransforms(db.sql, fx.config), fx.reports)).status,
     "succeeded",
   );
   const identity = () =>
@@ -145,10 +148,12 @@ Deno.test("runTransforms() with select rebuilds the schema and its downstream on
       order by 1
     `;
   const before = new Map((await identity()).map((r) => [r.t, r]));
-  const result = await runTransforms(db.sql, fx.config, {
-    select: ["people_src"],
-    reportsDir: fx.reports,
-  });
+  const result = await reported(
+    runTransforms(db.sql, fx.config, {
+      select: ["people_src"],
+    }),
+    fx.reports,
+  );
   assert.equal(result.status, "succeeded", result.error?.message);
   assert.deepEqual(result.selected, ["f_people", "f_orders"]);
   assert.deepEqual(result.files.filter((f) => f.kind === "transform").map((f) => f.schema), [
@@ -168,11 +173,7 @@ Deno.test("runTransforms() dry run returns the plan and touches nothing", async 
   await using db = await freshDatabase();
   await using fx = await makeFixture();
   await loadRaw(db.sql);
-  const result = await runTransforms(db.sql, fx.config, {
-    dryRun: true,
-    select: ["f_orders"],
-    reportsDir: fx.reports,
-  });
+  const result = await runTransforms(db.sql, fx.config, { dryRun: true, select: ["f_orders"] });
   assert.equal(result.status, "planned");
   assert.deepEqual(result.plan!.files.map((f) => f.path), [
     "sql/_shared/000_util.sql",
@@ -196,12 +197,12 @@ Deno.test("runTransforms() rolls back when an error check fails, naming it with 
   });
   await loadRaw(db.sql);
   assert.equal(
-    (await runTransforms(db.sql, fx.config, { reportsDir: fx.reports })).status,
+    (await reported(runTransforms(db.sql, fx.config), fx.reports)).status,
     "succeeded",
   );
   const before = await snapshotAll(db.sql);
   await db.sql`update lml_raw.people_src set doc = doc || '{"name": ""}' where _id = 'p2'`;
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: fx.reports, runId: "chk" });
+  const result = await reported(runTransforms(db.sql, fx.config, { runId: "chk" }), fx.reports);
   assert.equal(result.status, "failed");
   assert.deepEqual(result.failedChecks, ["no_blank_names"]);
   assert.ok(result.error instanceof RunError);
@@ -236,7 +237,7 @@ Deno.test("runTransforms() commits despite a failing warn check", async () => {
       "select order_id, amount from f_orders.main where amount > 5 order by order_id;\n",
   });
   await loadRaw(db.sql);
-  const result = await runTransforms(db.sql, fx.config, { reportsDir: fx.reports });
+  const result = await reported(runTransforms(db.sql, fx.config), fx.reports);
   assert.equal(result.status, "succeeded", result.error?.message);
   const check = result.checks.find((c) => c.name === "big_orders")!;
   assert.equal(check.status, "failed");
@@ -259,14 +260,16 @@ Deno.test("runTransforms() exposes run settings and runs prepare inside the tran
       "       current_setting('lml.run_started_at', true)::timestamptz as started_at;\n",
   });
   await loadRaw(db.sql);
-  const result = await runTransforms(db.sql, fx.config, {
-    runId: "with-prepare",
-    reportsDir: fx.reports,
-    command: "refresh",
-    prepare: async (tx) => {
-      await tx`insert into lml_raw.users_src (_id, doc) values ('u4', '{"name": "dee"}')`;
-    },
-  });
+  const result = await reported(
+    runTransforms(db.sql, fx.config, {
+      runId: "with-prepare",
+      command: "refresh",
+      prepare: async (tx) => {
+        await tx`insert into lml_raw.users_src (_id, doc) values ('u4', '{"name": "dee"}')`;
+      },
+    }),
+    fx.reports,
+  );
   assert.equal(result.status, "succeeded", result.error?.message);
   const [run] = await db.sql`select run_id, started_at from f_users.run`;
   assert.equal(run!.run_id, "with-prepare");
@@ -276,12 +279,14 @@ Deno.test("runTransforms() exposes run settings and runs prepare inside the tran
 
   // A failing run rolls back what prepare did, too.
   await fx.write("f_orders/030_fail.sql", "select 1/0;\n");
-  const failed = await runTransforms(db.sql, fx.config, {
-    reportsDir: fx.reports,
-    prepare: async (tx) => {
-      await tx`insert into lml_raw.users_src (_id, doc) values ('u5', '{"name": "eve"}')`;
-    },
-  });
+  const failed = await reported(
+    runTransforms(db.sql, fx.config, {
+      prepare: async (tx) => {
+        await tx`insert into lml_raw.users_src (_id, doc) values ('u5', '{"name": "eve"}')`;
+      },
+    }),
+    fx.reports,
+  );
   assert.equal(failed.status, "failed");
   assert.equal((await db.sql`select count(*)::int as n from lml_raw.users_src`)[0]!.n, 4);
 });
@@ -294,7 +299,7 @@ Deno.test({
   await using fx = await makeFixture();
   await loadRaw(db.sql);
   assert.equal(
-    (await runTransforms(db.sql, fx.config, { reportsDir: fx.reports })).status,
+    (await reported(runTransforms(db.sql, fx.config), fx.reports)).status,
     "succeeded",
   );
   const blocker = postgres(db.url, {
@@ -314,14 +319,16 @@ Deno.test({
   });
   try {
     const pid = await lockedPid;
-    const result = await runTransforms(db.sql, fx.config, {
-      select: ["f_people"],
-      reportsDir: fx.reports,
-      lockTimeoutMs: 200,
-      lockRetries: 1,
-      lockRetryDelayMs: 50,
-      runId: "locked",
-    });
+    const result = await reported(
+      runTransforms(db.sql, fx.config, {
+        select: ["f_people"],
+        lockTimeoutMs: 200,
+        lockRetries: 1,
+        lockRetryDelayMs: 50,
+        runId: "locked",
+      }),
+      fx.reports,
+    );
     assert.equal(result.status, "failed");
     const error = result.error;
     assert.ok(error instanceof LockTimeoutError, String(error));

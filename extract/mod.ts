@@ -1,0 +1,7 @@
+/**
+ * Extract/Load: MongoDB (server or dump) to raw JSONB tables, atomically per collection.
+ * @module
+ */
+export { extractCollections, stageCollections } from "./extract.ts";
+export { dropStagingTables, rawTableStatements, swapStagingTables } from "./load.ts";
+export { requireSource } from "./open_source.ts";

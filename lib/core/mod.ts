@@ -1,0 +1,41 @@
+/**
+ * The core every other folder stands on: the pipeline config, PostgreSQL connections, errors,
+ * logging, the run ledger and the run result types. Imports nothing of the toolkit above it.
+ * @module
+ */
+export {
+  type CollectionConfig,
+  DEFAULT_CONFIG_PATH,
+  displayPath,
+  loadConfig,
+  parseConfig,
+  type PipelineConfig,
+  selectCollections,
+} from "./config.ts";
+export { listTables, type Queryable, type TableName } from "./catalog.ts";
+export { connect, isIdentifier, quoteIdent, redactText, redactUrl, type Sql } from "./db.ts";
+export { DEFAULTS } from "./defaults.ts";
+export { setting } from "./env.ts";
+export {
+  ConfigError,
+  didYouMean,
+  type ErrorDetails,
+  LmlError,
+  LmlSyntaxError,
+  RunError,
+  UsageError,
+} from "./errors.ts";
+export { hex, sha256Hex } from "./hash.ts";
+export { truncate } from "./text.ts";
+export { checkRunId, ensureMeta, newRunId, recordRun, startRun } from "./ledger.ts";
+export { createLogger, heartbeat, type Logger, silentLogger, withLogFile } from "./log.ts";
+export { peakRssBytes } from "./metrics.ts";
+export {
+  type CheckResult,
+  type ExtractResult,
+  type FileResult,
+  newRunResult,
+  type RunResult,
+  type Severity,
+  type TableCount,
+} from "./result.ts";
