@@ -2,7 +2,7 @@
  * `reset`: drops every schema the config names (raw, normalized, meta, util), nothing else.
  * @module
  */
-import { type PipelineConfig, quoteIdent, type Sql } from "../core/mod.ts";
+import type { PipelineConfig, Sql } from "../core/mod.ts";
 
 /** The schemas the tool manages, from the config: raw, util, meta, then each collection's. */
 export function managedSchemas(config: PipelineConfig): string[] {
@@ -21,9 +21,7 @@ export async function resetDatabase(sql: Sql, config: PipelineConfig): Promise<s
     const existing = await tx<{ nspname: string }[]>`
       select nspname from pg_namespace where nspname = any(${schemas}) order by nspname`;
     const names = existing.map((r) => r.nspname);
-    if (names.length > 0) {
-      await tx.unsafe(`drop schema ${names.map(quoteIdent).join(", ")} cascade`);
-    }
+    for (const name of names) await tx`drop schema ${tx(name)} cascade`;
     return names;
   });
 }

@@ -58,7 +58,11 @@ export function isIdentifier(name: string): boolean {
   return IDENT.test(name);
 }
 
-/** Validates `name` as an identifier and returns it double-quoted, for `sql.unsafe`. */
+/**
+ * Validates `name` as an identifier and returns it double-quoted, for SQL *text* that is stored,
+ * reported or run as a whole (derived check queries, DDL scripts). A query the toolkit runs itself
+ * names identifiers with postgres.js's own `sql(name)` instead.
+ */
 export function quoteIdent(name: string): string {
   if (!isIdentifier(name)) {
     throw new TypeError(

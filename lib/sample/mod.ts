@@ -15,7 +15,7 @@
  */
 import type { Document } from "bson";
 import { MongoClient } from "mongodb";
-import { didYouMean, UsageError } from "../core/errors.ts";
+import { didYouMean, UsageError } from "../core/mod.ts";
 import type { Doc } from "./common.ts";
 import { buildForm } from "./forms.ts";
 import { buildGroup } from "./groups.ts";

@@ -7,7 +7,6 @@
 import {
   displayPath,
   type PipelineConfig,
-  quoteIdent,
   selectCollections,
   type Sql,
   truncate,
@@ -151,8 +150,9 @@ interface Ledger {
 
 async function readLedger(sql: Sql, metaSchema: string): Promise<Ledger | undefined> {
   const [exists] = await sql<{ ok: boolean }[]>`
-    select to_regclass(${`${quoteIdent(metaSchema)}.run_files`}) is not null
-       and to_regclass(${`${quoteIdent(metaSchema)}.runs`}) is not null as ok
+    select count(*) = 2 as ok
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${metaSchema} and c.relname in ('runs', 'run_files')
   `;
   if (!exists?.ok) return undefined;
   const latest = await sql<{ path: string; sha256: string }[]>`

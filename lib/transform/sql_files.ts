@@ -115,6 +115,10 @@ export async function discoverFiles(
   for (const file of await readSqlFiles(root, base, GLOBAL_CHECKS)) {
     checks.push(toCheckFile(file, undefined));
   }
+  for (const entry of schemas) {
+    const own = checks.filter((c) => c.schema === entry.schema);
+    warnings.push(...undeclaredReferences(config, entry.collection, [...entry.files, ...own]));
+  }
   // Names must be unique across every check file, selected or not.
   const seen = new Map<string, string>();
   const everyCheck = [...checks];
@@ -136,6 +140,49 @@ export async function discoverFiles(
     seen.set(check.name, displayPath(check.path));
   }
   return { shared, schemas, checks, warnings };
+}
+
+/**
+ * Warnings for every place where `collection`'s files read a schema that is not upstream of it
+ * (not among its depends_on, directly or through others): such a file may run before the
+ * schema it reads is rebuilt. Comments are ignored.
+ */
+function undeclaredReferences(
+  config: PipelineConfig,
+  collection: CollectionConfig,
+  files: readonly SqlFile[],
+): string[] {
+  const byName = new Map(config.collections.map((c) => [c.name, c]));
+  const upstream = new Set<string>();
+  const visit = (name: string) => {
+    for (const dep of byName.get(name)?.dependsOn ?? []) {
+      if (!upstream.has(dep)) (upstream.add(dep), visit(dep));
+    }
+  };
+  visit(collection.name);
+  const others = config.collections.filter((c) =>
+    c.name !== collection.name && !upstream.has(c.name)
+  );
+  if (others.length === 0) return [];
+  const pattern = new RegExp(`\\b(${others.map((c) => c.schema).join("|")})\\s*\\.`, "g");
+  const warnings: string[] = [];
+  for (const file of files) {
+    // Comments blanked (newlines kept), so a mention in a comment is no reference.
+    const code = file.text.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " "));
+    const seen = new Set<string>();
+    for (const match of code.matchAll(pattern)) {
+      const schema = match[1]!;
+      if (seen.has(schema)) continue;
+      seen.add(schema);
+      const line = code.slice(0, match.index).split("\n").length;
+      const target = others.find((c) => c.schema === schema)!;
+      warnings.push(
+        `${displayPath(file.path)}:${line} reads ${schema}, which is not upstream of ` +
+          `${collection.name}: add ${target.name} to its depends_on in ${displayPath(config.file)}`,
+      );
+    }
+  }
+  return warnings;
 }
 
 async function listDir(dir: string): Promise<Deno.DirEntry[]> {

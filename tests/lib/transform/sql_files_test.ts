@@ -161,3 +161,21 @@ Deno.test("discoverFiles() rejects a check file with two statements", async () =
     /two\.sql:5: a check file holds exactly one/,
   );
 });
+
+Deno.test("discoverFiles() warns when a schema's files read a schema that is not upstream", async () => {
+  await using fx = await makeFixture({
+    // f_users depends on nothing, so reading f_orders is a mistake: it may not be built yet.
+    "f_users/020_late.sql": "-- Reads f_orders.main in a comment: no warning for this line.\n" +
+      "create table f_users.late as\nselect * from f_orders.main;\n",
+    // f_orders depends on f_people, which depends on f_users: reading both is declared.
+    "f_orders/030_fine.sql": "create table f_orders.fine as\nselect * from f_people.main\n" +
+      "join f_users.main using (user_id);\n",
+  });
+  const layout = await discoverFiles(fx.config);
+  const undeclared = layout.warnings.filter((w) => w.includes("not upstream"));
+  assert.equal(undeclared.length, 1, undeclared.join("\n"));
+  assert.match(
+    undeclared[0]!,
+    /sql\/f_users\/020_late\.sql:3 reads f_orders, which is not upstream of users_src: add orders_src to its depends_on/,
+  );
+});
