@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  DEFAULTS,
   ensureMeta,
   type ExtractResult,
   LmlError,
@@ -32,7 +33,7 @@ import { openSource } from "./open_source.ts";
 import { type Source, SourceError, type SourceEstimate } from "./source.ts";
 
 /** A collection that could not be extracted; names the document when one is at fault. */
-export class ExtractError extends LmlError {
+class ExtractError extends LmlError {
   /** The collection. */
   collection: string;
   /** 1-based position of the failing document, when known. */
@@ -269,7 +270,7 @@ async function run(
     try {
       const results = await pool(
         await largestFirst(source, names),
-        options.concurrency ?? 2,
+        options.concurrency ?? DEFAULTS.concurrency,
         async (collection) => {
           let result = await stageCollection(sql, config, { ...options, collection, source });
           if (swap && result.status === "succeeded") {

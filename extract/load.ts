@@ -16,10 +16,10 @@ import { type DocumentBatch, SourceError } from "./source.ts";
 export type LoadMethod = "copy" | "insert";
 
 /** Suffix of the staging table of a collection. */
-export const STAGING_SUFFIX = "__next";
+const STAGING_SUFFIX = "__next";
 
 /** Name of the staging table of `collection`. */
-export function stagingName(collection: string): string {
+function stagingName(collection: string): string {
   return collection + STAGING_SUFFIX;
 }
 

@@ -6,7 +6,7 @@ import { DEFAULTS, UsageError } from "../lib/core/mod.ts";
 import type { Source } from "./source.ts";
 
 /** True when `source` is a MongoDB connection string. */
-export function isMongoUrl(source: string): boolean {
+function isMongoUrl(source: string): boolean {
   return /^mongodb(\+srv)?:\/\//i.test(source);
 }
 

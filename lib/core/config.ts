@@ -56,9 +56,9 @@ const TOP_KEYS = ["source_database", "meta_schema", "collections"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
 
 /** Schema of the raw documents: fixed, since the SQL files name it. */
-export const RAW_SCHEMA = "lml_raw";
+const RAW_SCHEMA = "lml_raw";
 /** Schema of the shared helpers of sql/_shared/: fixed, since the SQL files name it. */
-export const UTIL_SCHEMA = "lml_util";
+const UTIL_SCHEMA = "lml_util";
 
 /** Keys that used to be settings, with why they are not. */
 const FIXED_KEYS: Record<string, string> = {

@@ -5,7 +5,7 @@
  */
 
 /** Protocol version 3.0, the code of a StartupMessage. */
-export const PROTOCOL_3 = 196608;
+const PROTOCOL_3 = 196608;
 /** The code of an SSLRequest. */
 export const SSL_REQUEST = 80877103;
 /** The code of a GSSENCRequest. */

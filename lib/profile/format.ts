@@ -3,7 +3,7 @@
  * reports/profile_<collection>.md and .json.
  * @module
  */
-import { truncate } from "../core/mod.ts";
+import { DEFAULTS, truncate } from "../core/mod.ts";
 import type { CollectionProfile, FieldProfile } from "./types.ts";
 
 /** Options of {@linkcode formatProfile}. */
@@ -13,13 +13,13 @@ export interface FormatProfileOptions {
 }
 
 /** The types cell: "objectId", or "date 60%, string 40%". */
-export function typesCell(field: FieldProfile): string {
+function typesCell(field: FieldProfile): string {
   if (field.types.length === 1) return field.types[0]!.type;
   return field.types.map((t) => `${t.type} ${fmtPct(t.pct)}`).join(", ");
 }
 
 /** The range cell: numbers, dates or array lengths, "" when none applies. */
-export function rangeCell(field: FieldProfile): string {
+function rangeCell(field: FieldProfile): string {
   const parts: string[] = [];
   if (field.minNumber !== null) parts.push(`${field.minNumber} .. ${field.maxNumber}`);
   if (field.minDate !== null) parts.push(`${field.minDate} .. ${field.maxDate}`);
@@ -31,7 +31,7 @@ export function rangeCell(field: FieldProfile): string {
 }
 
 /** A summary line: "lml_raw.x: 10,000 of 1,200,000 documents (...)". */
-export function samplingLine(profile: CollectionProfile): string {
+function samplingLine(profile: CollectionProfile): string {
   return `${profile.rawTable}: profiled ${profile.sampling.description}`;
 }
 
@@ -39,7 +39,7 @@ export function samplingLine(profile: CollectionProfile): string {
  * The fields worth a row: children of a variable structure are left out (the JSON report keeps
  * them); `collapsed` maps each variable structure's path to how many paths it hides.
  */
-export function visibleFields(
+function visibleFields(
   profile: CollectionProfile,
 ): { fields: FieldProfile[]; collapsed: Map<string, number> } {
   const variable = profile.fields
@@ -100,7 +100,7 @@ export function formatProfile(
 }
 
 /** Renders the profile as a Markdown document. */
-export function profileMarkdown(profile: CollectionProfile): string {
+function profileMarkdown(profile: CollectionProfile): string {
   const esc = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
   const out = [
     `# Profile of ${profile.collection}`,
@@ -167,7 +167,7 @@ export async function writeProfileReports(
   profile: CollectionProfile,
   options: WriteProfileOptions = {},
 ): Promise<{ markdown: string; json: string }> {
-  const dir = options.reportsDir ?? "reports";
+  const dir = options.reportsDir ?? DEFAULTS.reportsDir;
   await Deno.mkdir(dir, { recursive: true });
   const base = `${dir.replace(/\/+$/, "")}/profile_${profile.collection}`;
   const markdown = `${base}.md`;

@@ -6,7 +6,7 @@
 import type { FieldProfile, Hint, HintKind } from "./types.ts";
 
 /** Share of objects that must carry `_id` (and `username` or `name`) for a snapshot hint. */
-export const SNAPSHOT_SHARE = 0.5;
+const SNAPSHOT_SHARE = 0.5;
 /** The fields of a user snapshot; an object with a username and nothing else is one too. */
 export const USER_SNAPSHOT_KEYS: ReadonlySet<string> = new Set([
   "_id",
@@ -17,17 +17,17 @@ export const USER_SNAPSHOT_KEYS: ReadonlySet<string> = new Set([
   "email",
 ]);
 /** An embedded catalog repeats each `_id` at least this many times on average. */
-export const CATALOG_REPEAT = 2;
+const CATALOG_REPEAT = 2;
 /** Fewest copies for an embedded catalog hint. */
-export const CATALOG_MIN_COPIES = 4;
+const CATALOG_MIN_COPIES = 4;
 /** Share of the non-null scalar values that must look like timestamps. */
-export const TIMESTAMP_SHARE = 0.5;
+const TIMESTAMP_SHARE = 0.5;
 /** Objects whose mean key count is below this share of their distinct keys vary a lot. */
-export const VARIABLE_KEY_COVERAGE = 0.5;
+const VARIABLE_KEY_COVERAGE = 0.5;
 /** Fewest distinct keys for a variable structure hint based on key coverage. */
-export const VARIABLE_MIN_KEYS = 4;
+const VARIABLE_MIN_KEYS = 4;
 /** From this many distinct keys an object is variable whatever its coverage. */
-export const VARIABLE_MANY_KEYS = 50;
+const VARIABLE_MANY_KEYS = 50;
 
 /** Returns the hints of one field (empty when nothing stands out). */
 export function deriveHints(field: FieldProfile): Hint[] {

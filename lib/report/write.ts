@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import type { RunResult } from "../core/mod.ts";
+import { checkRunId, DEFAULTS, type RunResult } from "../core/mod.ts";
 import { renderJson } from "./json.ts";
 import { renderJunit } from "./junit.ts";
 import { renderMarkdown } from "./markdown.ts";
@@ -48,10 +48,8 @@ export async function writeReports(
   result: RunResult,
   options: ReportOptions = {},
 ): Promise<ReportPaths> {
-  const dir = (options.dir ?? "reports").replace(/\/+$/, "") || ".";
-  if (!/^[A-Za-z0-9_.-]+$/.test(result.runId) || result.runId.startsWith(".")) {
-    throw new TypeError(`Invalid run id "${result.runId}" for a reports folder`);
-  }
+  const dir = (options.dir ?? DEFAULTS.reportsDir).replace(/\/+$/, "") || ".";
+  checkRunId(result.runId);
   const runDir = `${dir}/runs/${result.runId}`;
   await Deno.mkdir(runDir, { recursive: true });
   const contents: [string, string][] = [

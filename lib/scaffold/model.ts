@@ -157,7 +157,7 @@ const OWN_TABLES = new Set(["main", "garbage_timestamps", "unresolvable_snapshot
 const SNAPSHOT_KEYS = USER_SNAPSHOT_KEYS;
 
 /** `createdBy` → `created_by`, `mimeType` → `mime_type`, `_id` → `id`. */
-export function snakeCase(name: string): string {
+function snakeCase(name: string): string {
   const snake = name
     .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
     .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")

@@ -22,7 +22,7 @@ export type { CollectionDraft } from "./model.ts";
 export { renderDraft } from "./sql.ts";
 
 /** The schema whose `main` receives every user reference and ghost user. */
-export const USERS_SCHEMA = "lml_users";
+const USERS_SCHEMA = "lml_users";
 
 /** Options of {@linkcode scaffoldCollection}. */
 export interface ScaffoldOptions {

@@ -6,6 +6,7 @@
  */
 import {
   displayPath,
+  listTables,
   type PipelineConfig,
   selectCollections,
   type Sql,

@@ -4,6 +4,7 @@
  * @module
  */
 import { quoteIdent } from "../../lib/core/db.ts";
+import { rawTableStatements } from "../../extract/load.ts";
 import { generateSample } from "../../lib/sample/mod.ts";
 import { readBson } from "../../extract/dump_source.ts";
 import { EjsonWriter, findId, writeIdText } from "../../extract/ejson.ts";
@@ -241,9 +242,7 @@ export async function runFloor(
         url,
         [
           `drop table if exists ${table};`,
-          `create table ${table} (_id text not null, doc jsonb not null, original bytea, ` +
-          `extracted_at timestamptz not null, source_ordinal bigint not null, source_offset bigint);`,
-          `alter table ${table} alter column doc set compression lz4;`,
+          ...rawTableStatements(table, { staging: true }).map((s) => `${s};`),
           `\\copy ${table} (${COPY_COLUMNS}) from '${files.dir}/${collection}.copy'`,
           `alter table ${table} add constraint ${
             quoteIdent(`${collection}_pkey`)

@@ -4,7 +4,9 @@
  * @module
  */
 import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
+import { listTables } from "../../lib/core/catalog.ts";
 import { quoteIdent, type Sql } from "../../lib/core/db.ts";
+import { rawTableStatements } from "../../extract/load.ts";
 import { runTransforms, type TransformResult } from "../../lib/transform/run.ts";
 
 /** Relaxed Extended JSON documents per collection name. */
@@ -27,19 +29,34 @@ export async function loadRaw(
   options: { config?: PipelineConfig } = {},
 ): Promise<void> {
   const config = options.config ?? await loadConfig();
-  const raw = quoteIdent(config.rawSchema);
-  await sql.unsafe(`create schema if not exists ${raw}`);
+  await createRawTables(sql, config.rawSchema, config.collections.map((c) => c.name));
   for (const c of config.collections) {
-    const table = `${raw}.${quoteIdent(c.name)}`;
-    await sql.unsafe(`create table if not exists ${table} (
-      _id text primary key, doc jsonb not null, original bytea,
-      extracted_at timestamptz not null default now())`);
     for (const doc of documents[c.name] ?? []) {
-      await sql.unsafe(`insert into ${table} (_id, doc) values ($1, $2::text::jsonb)`, [
-        rawId(doc._id),
-        JSON.stringify(doc),
-      ]);
+      await sql`
+        insert into ${sql(config.rawSchema)}.${sql(c.name)} (_id, doc, extracted_at)
+        values (${rawId(doc._id)}, ${JSON.stringify(doc)}::text::jsonb, now())
+      `;
     }
+  }
+}
+
+/**
+ * Creates the raw tables of `collections` where missing, in the loader's own layout (the DDL
+ * extraction uses) with their primary key, for tests that write raw rows directly.
+ */
+export async function createRawTables(
+  sql: Sql,
+  rawSchema: string,
+  collections: readonly string[],
+): Promise<void> {
+  await sql`create schema if not exists ${sql(rawSchema)}`;
+  const existing = new Set((await listTables(sql, [rawSchema])).map((t) => t.table));
+  for (const collection of collections.filter((c) => !existing.has(c))) {
+    const table = `${quoteIdent(rawSchema)}.${quoteIdent(collection)}`;
+    const [create, compress] = rawTableStatements(table);
+    await sql.unsafe(create!);
+    await sql.unsafe(compress!).catch(() => {}); // engines without lz4 keep the default
+    await sql`alter table ${sql(rawSchema)}.${sql(collection)} add primary key (_id)`;
   }
 }
 

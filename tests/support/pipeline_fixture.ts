@@ -6,6 +6,7 @@
 import { loadConfig, type PipelineConfig } from "../../lib/core/config.ts";
 import type { RunResult } from "../../lib/core/result.ts";
 import type { Sql } from "../../lib/core/db.ts";
+import { createRawTables } from "./pipeline.ts";
 import { writeReports } from "../../lib/report/write.ts";
 
 /** The config, listed out of dependency order on purpose. */
@@ -122,19 +123,13 @@ export const RAW: Record<string, [string, Record<string, unknown>][]> = {
 
 /** Creates lml_raw and fills its tables with `raw` (default {@linkcode RAW}). */
 export async function loadRaw(sql: Sql, raw = RAW): Promise<void> {
-  await sql`create schema if not exists lml_raw`;
+  await createRawTables(sql, "lml_raw", Object.keys(raw));
   for (const [table, docs] of Object.entries(raw)) {
-    await sql`
-      create table if not exists ${sql("lml_raw")}.${sql(table)} (
-        _id text primary key, doc jsonb not null, original bytea,
-        extracted_at timestamptz not null default now())
-    `;
     await sql`delete from ${sql("lml_raw")}.${sql(table)}`;
     for (const [id, doc] of docs) {
       await sql`
-        insert into ${sql("lml_raw")}.${sql(table)} (_id, doc) values (${id}, ${
-        sql.json(doc as never)
-      })
+        insert into ${sql("lml_raw")}.${sql(table)} (_id, doc, extracted_at)
+        values (${id}, ${sql.json(doc as never)}, now())
       `;
     }
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createRawTables } from "../../support/pipeline.ts";
 import { freshDatabase } from "../../support/db.ts";
 import type { Sql } from "../../../lib/core/db.ts";
 import { RunError } from "../../../lib/core/errors.ts";
@@ -73,15 +74,14 @@ function notifications(count: number, seed = 7): { id: string; doc: Record<strin
 }
 
 async function loadRaw(sql: Sql, docs: { id: string; doc: Record<string, Json> }[]) {
-  await sql`create schema lml_raw`;
-  await sql`
-    create table lml_raw.${sql(COLLECTION)} (
-      _id text primary key, doc jsonb not null, original bytea,
-      extracted_at timestamptz not null default now()
-    )`;
+  await createRawTables(sql, "lml_raw", [COLLECTION]);
   for (let i = 0; i < docs.length; i += 500) {
     const rows = docs.slice(i, i + 500).map((d) => ({ _id: d.id, doc: d.doc }));
-    await sql`insert into lml_raw.${sql(COLLECTION)} ${sql(rows as never, "_id", "doc")}`;
+    await sql`
+      insert into lml_raw.${sql(COLLECTION)} (_id, doc, extracted_at)
+      select r._id, r.doc, now() from jsonb_to_recordset(${
+      sql.json(rows as never)
+    }) as r(_id text, doc jsonb)`;
   }
 }
 

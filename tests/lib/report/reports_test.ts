@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { CheckResult, RunResult } from "../../../lib/core/result.ts";
-import { RunError } from "../../../lib/core/errors.ts";
+import { RunError, UsageError } from "../../../lib/core/errors.ts";
 import { renderJunit } from "../../../lib/report/junit.ts";
 import { renderMarkdown } from "../../../lib/report/markdown.ts";
 import { writeReports } from "../../../lib/report/write.ts";
@@ -329,7 +329,7 @@ Deno.test("writeReports() writes the three reports, latest on top and each run k
     ]);
     await assert.rejects(
       () => writeReports(result({ runId: "../escape" }), { dir: `${dir}/reports` }),
-      TypeError,
+      UsageError,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

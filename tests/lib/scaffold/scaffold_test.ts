@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { EJSON, ObjectId } from "bson";
+import { createRawTables } from "../../support/pipeline.ts";
 import { freshDatabase } from "../../support/db.ts";
 import { loadConfig } from "../../../lib/core/config.ts";
 import type { Sql } from "../../../lib/core/db.ts";
@@ -70,12 +71,7 @@ function idText(id: unknown): string {
 
 /** Writes documents into lml_raw.<collection> as the extractor would (relaxed EJSON). */
 async function loadRaw(sql: Sql, collection: string, docs: Iterable<Doc>): Promise<Doc[]> {
-  await sql`create schema if not exists lml_raw`;
-  await sql`
-    create table lml_raw.${sql(collection)} (
-      _id text primary key, doc jsonb not null, original bytea,
-      extracted_at timestamptz not null default now()
-    )`;
+  await createRawTables(sql, "lml_raw", [collection]);
   const json: Doc[] = [];
   const rows: { _id: string; doc: string }[] = [];
   for (const doc of docs) {
@@ -86,8 +82,8 @@ async function loadRaw(sql: Sql, collection: string, docs: Iterable<Doc>): Promi
   for (let i = 0; i < rows.length; i += 500) {
     const batch = rows.slice(i, i + 500);
     await sql`
-      insert into lml_raw.${sql(collection)} (_id, doc)
-      select r._id, r.doc::jsonb
+      insert into lml_raw.${sql(collection)} (_id, doc, extracted_at)
+      select r._id, r.doc::jsonb, now()
       from jsonb_to_recordset(${sql.json(batch as never)}) as r(_id text, doc text)`;
   }
   return json;

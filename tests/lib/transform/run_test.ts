@@ -265,7 +265,7 @@ Deno.test("runTransforms() exposes run settings and runs prepare inside the tran
       runId: "with-prepare",
       command: "refresh",
       prepare: async (tx) => {
-        await tx`insert into lml_raw.users_src (_id, doc) values ('u4', '{"name": "dee"}')`;
+        await tx`insert into lml_raw.users_src (_id, doc, extracted_at) values ('u4', '{"name": "dee"}', now())`;
       },
     }),
     fx.reports,
@@ -282,7 +282,7 @@ Deno.test("runTransforms() exposes run settings and runs prepare inside the tran
   const failed = await reported(
     runTransforms(db.sql, fx.config, {
       prepare: async (tx) => {
-        await tx`insert into lml_raw.users_src (_id, doc) values ('u5', '{"name": "eve"}')`;
+        await tx`insert into lml_raw.users_src (_id, doc, extracted_at) values ('u5', '{"name": "eve"}', now())`;
       },
     }),
     fx.reports,
