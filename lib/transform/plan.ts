@@ -150,12 +150,8 @@ interface Ledger {
 }
 
 async function readLedger(sql: Sql, metaSchema: string): Promise<Ledger | undefined> {
-  const [exists] = await sql<{ ok: boolean }[]>`
-    select count(*) = 2 as ok
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${metaSchema} and c.relname in ('runs', 'run_files')
-  `;
-  if (!exists?.ok) return undefined;
+  const tables = new Set((await listTables(sql, [metaSchema])).map((t) => t.table));
+  if (!tables.has("runs") || !tables.has("run_files")) return undefined;
   const latest = await sql<{ path: string; sha256: string }[]>`
     select distinct on (f.path) f.path, f.sha256
     from ${sql(metaSchema)}.run_files f
