@@ -24,6 +24,7 @@ const OPTIONS = {
   schema: { type: "string" },
   "sample-size": { type: "string" },
   concurrency: { type: "string" },
+  "max-age": { type: "string" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;

@@ -15,7 +15,7 @@ import { connect, redactUrl, type Sql } from "../core/db.ts";
 import { managedSchemas, resetDatabase } from "./reset.ts";
 import { resolveDatabase, SERVE_PORT, serveEmbedded } from "../embedded/database.ts";
 import { runDemo } from "./demo.ts";
-import { runChecks, runTransforms } from "../transform/run.ts";
+import { newRunId, runChecks, runTransforms } from "../transform/run.ts";
 import { buildPlan, formatPlan } from "../transform/plan.ts";
 import type { RunResult } from "../report/reports.ts";
 import { extractCollections } from "../../extract/extract.ts";
@@ -24,6 +24,8 @@ import { refresh } from "./refresh.ts";
 import { profileCollection } from "../profile/profile.ts";
 import { formatProfile, writeProfileReports } from "../profile/format.ts";
 import { scaffoldCollection } from "../scaffold/scaffold.ts";
+import { monitorRun } from "../ops/mod.ts";
+import { checkFreshness, formatFreshness, freshnessJson, parseDuration } from "./status.ts";
 
 /** Parsed flags, as main.ts gives them. */
 export interface Flags {
@@ -42,6 +44,7 @@ export interface Flags {
   schema?: string;
   "sample-size"?: string;
   concurrency?: string;
+  "max-age"?: string;
   debug?: boolean;
   help?: boolean;
 }
@@ -96,6 +99,12 @@ export const COMMANDS: Record<string, Command> = {
     usage: "plan [--database-url <url>] [--select <names>]",
     flags: [...COMMON, "database-url", "select"],
     run: runPlan,
+  },
+  status: {
+    summary: "Freshness probe: last successful refresh, its age, the last run, locks held",
+    usage: "status [--max-age <26h|90m|2d>] [--format text|json] [--database-url <url>]",
+    flags: [...COMMON, "database-url", "max-age", "format"],
+    run: runStatus,
   },
   reset: {
     summary: "Drop every schema the config names (raw, normalized, meta) after confirmation",
@@ -335,11 +344,14 @@ async function runTransform(ctx: CommandContext): Promise<number> {
     return 0;
   }
   return await withDatabase(ctx, async (sql) => {
-    const result = await runTransforms(sql, config, {
-      select,
-      logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? "reports",
-    });
+    const monitor = monitorOptions(ctx, "transform");
+    const result = await monitorRun(sql, config, monitor, () =>
+      runTransforms(sql, config, {
+        select,
+        logger: ctx.logger,
+        reportsDir: ctx.flags.reports ?? "reports",
+        runId: monitor.runId,
+      }));
     return finishRun(ctx, result);
   }, { application: "lml transform" });
 }
@@ -348,11 +360,14 @@ async function runAssert(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const select = selectFlag(ctx.flags);
   return await withDatabase(ctx, async (sql) => {
-    const result = await runChecks(sql, config, {
-      select,
-      logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? "reports",
-    });
+    const monitor = monitorOptions(ctx, "assert");
+    const result = await monitorRun(sql, config, monitor, () =>
+      runChecks(sql, config, {
+        select,
+        logger: ctx.logger,
+        reportsDir: ctx.flags.reports ?? "reports",
+        runId: monitor.runId,
+      }));
     return finishRun(ctx, result);
   }, { application: "lml assert" });
 }
@@ -374,15 +389,44 @@ async function runRefresh(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const source = sourceFlag(ctx.flags);
   return await withDatabase(ctx, async (sql, database) => {
-    const result = await refresh(sql, config, {
-      source,
-      logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? "reports",
-      concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
-      lock: !database.isEmbedded,
-    });
+    const monitor = monitorOptions(ctx, "refresh");
+    const result = await monitorRun(sql, config, monitor, () =>
+      refresh(sql, config, {
+        source,
+        logger: ctx.logger,
+        reportsDir: ctx.flags.reports ?? "reports",
+        concurrency: numberFlag(ctx.flags, "concurrency", 2) || 1,
+        lock: !database.isEmbedded,
+        runId: monitor.runId,
+      }));
     return finishRun(ctx, result);
   }, { application: "lml refresh" });
+}
+
+/** What a run needs for metrics.prom, alerts and retention afterwards (see lib/ops). */
+function monitorOptions(ctx: CommandContext, command: RunResult["command"]) {
+  return {
+    command,
+    runId: newRunId(),
+    logger: ctx.logger,
+    reportsDir: ctx.flags.reports ?? "reports",
+  };
+}
+
+async function runStatus(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const maxAgeSeconds = parseDuration(ctx.flags["max-age"] ?? "26h");
+  const format = ctx.flags.format ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--format must be text or json, not "${format}"`);
+  }
+  return await withDatabase(ctx, async (sql) => {
+    const freshness = await checkFreshness(sql, config, { maxAgeSeconds });
+    console.log(
+      format === "json" ? JSON.stringify(freshnessJson(freshness)) : formatFreshness(freshness),
+    );
+    return freshness.exitCode;
+  }, { application: "lml status" });
 }
 
 async function runProfile(ctx: CommandContext): Promise<number> {
