@@ -88,10 +88,12 @@ export function parseNotify(node: unknown, ctx: SectionContext): NotifyConfig | 
   checkKeys(node, NOTIFY_KEYS, "notify", ctx);
   const on = parseOutcomes(node.get("on", true), ctx);
   const targets: NotifyTarget[] = [];
+  const keyLine = (key: string) =>
+    ctx.lineOf(node.items.find((p) => isScalar(p.key) && p.key.value === key)?.key) ?? 0;
   const webhook = node.get("webhook", true);
-  if (webhook !== undefined) targets.push(parseWebhook(webhook, ctx));
+  if (webhook !== undefined) targets.push(parseWebhook(webhook, keyLine("webhook"), ctx));
   const command = node.get("command", true);
-  if (command !== undefined) targets.push(parseCommand(command, ctx));
+  if (command !== undefined) targets.push(parseCommand(command, keyLine("command"), ctx));
   if (targets.length === 0) fail("notify needs a webhook and/or a command", node);
   const timeout = number(node, "timeout_seconds", 10, ctx);
   if (timeout <= 0 || timeout > 300) {
@@ -129,8 +131,7 @@ function parseOutcomes(node: unknown, ctx: SectionContext): NotifyOutcome[] {
   return outcomes;
 }
 
-function parseWebhook(node: unknown, ctx: SectionContext): WebhookTarget {
-  const line = ctx.lineOf(node) ?? 0;
+function parseWebhook(node: unknown, line: number, ctx: SectionContext): WebhookTarget {
   if (isScalar(node)) {
     return { kind: "webhook", url: webhookUrl(node, ctx), format: "json", headers: {}, line };
   }
@@ -174,8 +175,7 @@ function webhookUrl(node: unknown, ctx: SectionContext): string {
   return url;
 }
 
-function parseCommand(node: unknown, ctx: SectionContext): CommandTarget {
-  const line = ctx.lineOf(node) ?? 0;
+function parseCommand(node: unknown, line: number, ctx: SectionContext): CommandTarget {
   const items = isSeq(node) ? node.items : [node];
   if (items.length === 0) return ctx.fail("notify: command must name a program", node);
   const argv = items.map((item, i) =>
