@@ -71,14 +71,13 @@ export async function afterRun(
     }
   };
   const meta = sql(config.metaSchema);
-  const lastSuccessAt = result.status === "succeeded"
-    ? new Date(result.finishedAt)
-    : await step("reading the last successful run", async () => {
-      const [row] = await sql<{ at: Date | null }[]>`
-        select max(finished_at) as at from ${meta}.runs
-        where command = ${result.command} and status = 'succeeded'`;
-      return row?.at ?? undefined;
-    });
+  // As the ledger (and so `status`) has it; the run's own end when the ledger is out of reach.
+  const lastSuccessAt = await step("reading the last successful run", async () => {
+    const [row] = await sql<{ at: Date | null }[]>`
+      select max(finished_at) as at from ${meta}.runs
+      where command = ${result.command} and status = 'succeeded'`;
+    return row?.at ?? undefined;
+  }) ?? (result.status === "succeeded" ? new Date(result.finishedAt) : undefined);
   report.metrics = await step("writing metrics.prom", () =>
     writeMetrics(result, {
       dir: reportsDir,
