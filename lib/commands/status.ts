@@ -62,12 +62,12 @@ export function parseDuration(text: string): number {
   return seconds;
 }
 
-/** `3h12m`, `2d4h`, `45s`: a duration for people. */
+/** `45s`, `12m30s`, `27h5m` (hours up to two days, as `--max-age` is usually given), `3d4h`. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ""}`;
-  if (s < 86_400) {
+  if (s < 2 * 86_400) {
     const m = Math.floor((s % 3600) / 60);
     return `${Math.floor(s / 3600)}h${m ? `${m}m` : ""}`;
   }
@@ -87,7 +87,6 @@ export async function checkFreshness(
   const checkedAt = now.at;
   let lastSuccess: Freshness["lastSuccess"] = null;
   let lastRun: Freshness["lastRun"] = null;
-  let locks: LockHolder[] = [];
   if (now.ledger !== null) {
     const runs = sql(config.metaSchema);
     const [success] = await sql<{ run_id: string; finished_at: Date }[]>`
@@ -122,25 +121,31 @@ export async function checkFreshness(
         error: last.error === null ? null : redactText(last.error.split("\n")[0]!),
       };
     }
-    locks = (await sql<
-      { pid: number; run_id: string | null; application: string | null; since: Date | null }[]
-    >`
-      select l.pid, r.run_id, a.application_name as application,
-             coalesce(a.xact_start, a.backend_start) as since
-      from pg_locks l
-      left join pg_stat_activity a on a.pid = l.pid
-      left join ${runs}.runs r on r.pid = l.pid and r.command = 'refresh' and r.status = 'running'
-      where l.locktype = 'advisory' and l.granted
-        and l.database = (select oid from pg_database where datname = current_database())
-        and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
-        and l.objsubid = 2
-      order by l.pid`).map((l) => ({
-      pid: l.pid,
-      runId: l.run_id,
-      application: l.application,
-      since: l.since?.toISOString() ?? null,
-    }));
   }
+  const runs = sql(config.metaSchema);
+  const holders = await sql<{ pid: number; application: string | null; since: Date | null }[]>`
+    select l.pid, a.application_name as application,
+           coalesce(a.xact_start, a.backend_start) as since
+    from pg_locks l
+    left join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.granted
+      and l.database = (select oid from pg_database where datname = current_database())
+      and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
+      and l.objsubid = 2
+    order by l.pid`;
+  const running = now.ledger === null || holders.length === 0 ? [] : await sql<
+    { pid: number; run_id: string }[]
+  >`
+    select pid, run_id from ${runs}.runs
+    where command = 'refresh' and status = 'running' and pid = any(${
+    holders.map((h) => h.pid)
+  }::int[])`;
+  const locks: LockHolder[] = holders.map((h) => ({
+    pid: h.pid,
+    runId: running.find((r) => r.pid === h.pid)?.run_id ?? null,
+    application: h.application,
+    since: h.since?.toISOString() ?? null,
+  }));
   const failed = lastRun !== null &&
     (lastRun.status === "failed" || lastRun.status === "abandoned");
   const state: FreshnessState = failed
