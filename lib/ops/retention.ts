@@ -45,12 +45,10 @@ export async function pruneRetention(
   const keep = [...(options.keep ?? [])];
   const deleted = await sql.begin(async (tx) => {
     const rows = await tx<{ run_id: string }[]>`
-      with kept as (
-        select run_id from unnest(${keep}::text[]) as k(run_id)
-        union all
+      with newest as (
         select distinct on (command) run_id from ${meta}.runs
         order by command, started_at desc
-      ), kept_success as (
+      ), newest_success as (
         select distinct on (command) run_id from ${meta}.runs
         where status = 'succeeded'
         order by command, finished_at desc
@@ -58,7 +56,8 @@ export async function pruneRetention(
       delete from ${meta}.runs r
       where r.status <> 'running'
         and coalesce(r.finished_at, r.started_at) < clock_timestamp() - make_interval(days => ${options.days}::int)
-        and r.run_id not in (select run_id from kept union all select run_id from kept_success)
+        and r.run_id <> all(${keep}::text[])
+        and r.run_id not in (select run_id from newest union all select run_id from newest_success)
       returning r.run_id
     `;
     await tx`
