@@ -11,6 +11,7 @@ import { redactText, redactUrl, type Sql } from "../core/db.ts";
 import { setting } from "../core/env.ts";
 import type { Logger } from "../core/log.ts";
 import type { RunResult } from "../report/reports.ts";
+import { type PostAnswer, postUntraced, tracingEnabled } from "./http_post.ts";
 
 /** The summary sent to every target (format "lml-alert/1"). */
 export interface AlertSummary {
@@ -271,23 +272,26 @@ function prepare(
       headers.set(name, secrets.expand(value, lookup));
     }
     const body = JSON.stringify(target.format === "slack" ? slackPayload(summary) : summary);
+    // Deno's OpenTelemetry export records every fetch's URL, tokens included: not this one.
+    const post = tracingEnabled()
+      ? (signal: AbortSignal) => postUntraced(new URL(url), { headers, body, signal })
+      : async (signal: AbortSignal) => {
+        const answer = await fetch(url, { method: "POST", headers, body, signal });
+        const text = await answer.text().catch(() => "");
+        return { status: answer.status, statusText: answer.statusText, text };
+      };
     return async (timeoutMs) => {
-      let response: Response;
+      let response: PostAnswer;
       try {
-        response = await fetch(url, {
-          method: "POST",
-          headers,
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        response = await post(AbortSignal.timeout(timeoutMs));
       } catch (error) {
         if ((error as Error).name === "TimeoutError") {
           throw new Error(`no answer within ${timeoutMs / 1000} s`);
         }
         throw error;
       }
-      const text = await response.text().catch(() => "");
-      if (!response.ok) {
+      const { text } = response;
+      if (response.status < 200 || response.status > 299) {
         const said = text.trim().split("\n")[0]!.slice(0, 200);
         throw new Error(`HTTP ${response.status} ${response.statusText}${said ? `: ${said}` : ""}`);
       }

@@ -52,7 +52,13 @@ export function traceRun(result: RunResult, options: TraceOptions = {}): string 
     });
   }
   const inRoot = trace.setSpan(context.active(), root);
-  const child = (name: string, start: Date, end: Date, parent: Span, attributes = {}) => {
+  const child = (
+    name: string,
+    start: Date | number,
+    end: Date | number,
+    parent: Span,
+    attributes = {},
+  ) => {
     const span = tracer.startSpan(
       name,
       { startTime: start, attributes },
@@ -61,7 +67,8 @@ export function traceRun(result: RunResult, options: TraceOptions = {}): string 
     span.end(end);
     return span;
   };
-  const stage = (name: string, start: Date) => tracer.startSpan(name, { startTime: start }, inRoot);
+  const stage = (name: string, start: Date | number) =>
+    tracer.startSpan(name, { startTime: start }, inRoot);
 
   const transformStart = new Date(result.startedAt);
   if (result.command === "refresh" && (result.extract.length > 0 || result.error)) {
@@ -83,28 +90,29 @@ export function traceRun(result: RunResult, options: TraceOptions = {}): string 
     }
     span.end(extractEnd);
   }
+  // Milliseconds since the epoch, with fractions: Dates would round each span to the ms.
   let clock = transformStart.getTime();
   const files = result.files.filter((f) => f.kind !== "check");
   if (files.length > 0) {
-    const span = stage("transform", new Date(clock));
+    const span = stage("transform", clock);
     for (const f of files) {
-      const start = new Date(clock);
+      const start = clock;
       clock += f.seconds * 1000;
-      child(f.path, start, new Date(clock), span, {
+      child(f.path, start, clock, span, {
         "code.filepath": f.path,
         "lml.schema": f.schema ?? "",
         "lml.rows": f.rows,
         "lml.sha256": f.sha256,
       });
     }
-    span.end(new Date(clock));
+    span.end(clock);
   }
   if (result.checks.length > 0) {
-    const span = stage("checks", new Date(clock));
+    const span = stage("checks", clock);
     for (const c of result.checks) {
-      const start = new Date(clock);
+      const start = clock;
       clock += c.seconds * 1000;
-      const s = child(`check ${c.name}`, start, new Date(clock), span, {
+      const s = child(`check ${c.name}`, start, clock, span, {
         "lml.check": c.name,
         "lml.severity": c.severity,
         "lml.status": c.status,
@@ -115,8 +123,8 @@ export function traceRun(result: RunResult, options: TraceOptions = {}): string 
         s.setStatus({ code: SpanStatusCode.ERROR });
       }
     }
-    span.end(new Date(clock));
+    span.end(clock);
   }
-  root.end(new Date(Math.max(runEnd.getTime(), clock)));
+  root.end(Math.max(runEnd.getTime(), clock));
   return root.spanContext().traceId;
 }

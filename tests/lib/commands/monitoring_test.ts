@@ -110,7 +110,15 @@ Deno.test("with OTEL_DENO=true a transform is one trace: the run, its stages, ea
   await using db = await freshDatabase();
   await using fx = await makeFixture();
   await using collector = httpSink();
+  await using hook = httpSink();
   await loadRaw(db.sql);
+  // A token in the webhook URL must not reach the telemetry backend either.
+  const secret = `tok-${crypto.randomUUID()}`;
+  await fx.write(
+    "pipeline.yaml",
+    PIPELINE_YAML +
+      `notify:\n  on: [success, warning]\n  webhook: ${hook.url}/hook/\${LML_TEST_OTEL_TOKEN}\n`,
+  );
   const run = await cli([
     "transform",
     "--config",
@@ -124,8 +132,14 @@ Deno.test("with OTEL_DENO=true a transform is one trace: the run, its stages, ea
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_DENO_CONSOLE: "ignore",
+    LML_TEST_OTEL_TOKEN: secret,
   });
   assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(hook.received.map((r) => r.path), [`/hook/${secret}`]);
+  assert.ok(collector.received.some((r) => r.path === "/v1/traces"));
+  for (const r of collector.received) {
+    assert.ok(!r.body.includes(secret), `the token reached the telemetry backend in ${r.path}`);
+  }
   const spans: OtlpSpan[] = collector.received
     .filter((r) => r.path === "/v1/traces")
     .flatMap((r) => JSON.parse(r.body).resourceSpans)
