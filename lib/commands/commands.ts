@@ -9,8 +9,10 @@ import {
   DEFAULTS,
   loadConfig,
   type Logger,
+  newRunId,
   type PipelineConfig,
   redactUrl,
+  type RunResult,
   selectCollections,
   setting,
   type Sql,
@@ -26,6 +28,8 @@ import { generateSample } from "../sample/mod.ts";
 import { refresh } from "./refresh.ts";
 import { formatProfile, profileCollection, writeProfileReports } from "../profile/mod.ts";
 import { scaffoldCollection } from "../scaffold/mod.ts";
+import { monitorRun } from "../ops/mod.ts";
+import { checkFreshness, formatFreshness, freshnessJson, parseDuration } from "./status.ts";
 
 /** Every flag of the command line, declared once (node:util parseArgs options). */
 export const OPTIONS = {
@@ -44,6 +48,7 @@ export const OPTIONS = {
   schema: { type: "string" },
   "sample-size": { type: "string" },
   concurrency: { type: "string" },
+  "max-age": { type: "string" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -103,6 +108,12 @@ export const COMMANDS: Record<string, Command> = {
     usage: "plan [--database-url <url>] [--select <names>]",
     flags: [...COMMON, "database-url", "select"],
     run: runPlan,
+  },
+  status: {
+    summary: "Freshness probe: last successful refresh, its age, the last run, locks held",
+    usage: "status [--max-age <26h|90m|2d>] [--format text|json] [--database-url <url>]",
+    flags: [...COMMON, "database-url", "max-age", "format"],
+    run: runStatus,
   },
   reset: {
     summary: "Drop every schema the config names (raw, normalized, meta) after confirmation",
@@ -321,8 +332,16 @@ async function runTransform(ctx: CommandContext): Promise<number> {
     return 0;
   }
   return await withDatabase(ctx, async (sql) => {
-    const result = await runTransforms(sql, config, { select, logger: ctx.logger });
-    await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+    const monitor = monitorOptions(ctx, "transform");
+    const result = await monitorRun(sql, config, monitor, async () => {
+      const result = await runTransforms(sql, config, {
+        select,
+        logger: ctx.logger,
+        runId: monitor.runId,
+      });
+      await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+      return result;
+    });
     return exitCode(result, ctx.logger);
   }, { application: "lml transform" });
 }
@@ -331,8 +350,16 @@ async function runAssert(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const select = selectFlag(ctx.flags);
   return await withDatabase(ctx, async (sql) => {
-    const result = await runChecks(sql, config, { select, logger: ctx.logger });
-    await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+    const monitor = monitorOptions(ctx, "assert");
+    const result = await monitorRun(sql, config, monitor, async () => {
+      const result = await runChecks(sql, config, {
+        select,
+        logger: ctx.logger,
+        runId: monitor.runId,
+      });
+      await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+      return result;
+    });
     return exitCode(result, ctx.logger);
   }, { application: "lml assert" });
 }
@@ -354,15 +381,44 @@ async function runRefresh(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const source = sourceFlag(ctx.flags);
   return await withDatabase(ctx, async (sql, database) => {
-    const result = await refresh(sql, config, {
-      source,
-      logger: ctx.logger,
-      reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
-      concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
-      lock: !database.isEmbedded,
-    });
+    const monitor = monitorOptions(ctx, "refresh");
+    const result = await monitorRun(sql, config, monitor, () =>
+      refresh(sql, config, {
+        source,
+        logger: ctx.logger,
+        reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+        concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
+        lock: !database.isEmbedded,
+        runId: monitor.runId,
+      }));
     return exitCode(result, ctx.logger);
   }, { application: "lml refresh" });
+}
+
+/** What a run needs for metrics.prom, alerts and retention afterwards (see lib/ops). */
+function monitorOptions(ctx: CommandContext, command: RunResult["command"]) {
+  return {
+    command,
+    runId: newRunId(),
+    logger: ctx.logger,
+    reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+  };
+}
+
+async function runStatus(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const maxAgeSeconds = parseDuration(ctx.flags["max-age"] ?? DEFAULTS.maxAge);
+  const format = ctx.flags.format ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--format must be text or json, not "${format}"`);
+  }
+  return await withDatabase(ctx, async (sql) => {
+    const freshness = await checkFreshness(sql, config, { maxAgeSeconds });
+    console.log(
+      format === "json" ? JSON.stringify(freshnessJson(freshness)) : formatFreshness(freshness),
+    );
+    return freshness.exitCode;
+  }, { application: "lml status" });
 }
 
 async function runProfile(ctx: CommandContext): Promise<number> {

@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from
 import { CycleError, downstreamOf, topologicalOrder } from "./dag.ts";
 import { ConfigError, didYouMean, UsageError } from "./errors.ts";
 import { isIdentifier } from "./db.ts";
+import { type NotifyConfig, parseNotify, parseRetentionDays } from "./config_monitoring.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -44,6 +45,10 @@ export interface PipelineConfig {
   utilSchema: string;
   /** Collections in run order. */
   collections: CollectionConfig[];
+  /** Alerts after a run (`notify:`). Default: none. */
+  notify?: NotifyConfig | undefined;
+  /** Days run folders and ledger rows are kept (`retention_days:`). Default: 30. */
+  retentionDays?: number;
 }
 
 /** Shows `path` relative to the working directory when it is inside it. */
@@ -52,7 +57,7 @@ export function displayPath(path: string): string {
   return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-const TOP_KEYS = ["source_database", "meta_schema", "collections"];
+const TOP_KEYS = ["source_database", "meta_schema", "collections", "notify", "retention_days"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
 
 /** Schema of the raw documents: fixed, since the SQL files name it. */
@@ -217,6 +222,8 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     metaSchema,
     utilSchema,
     collections: order.map((n) => byName.get(n)!),
+    notify: parseNotify(root.get("notify", true), { fail, lineOf }),
+    retentionDays: parseRetentionDays(root.get("retention_days", true), { fail, lineOf }),
   };
 }
 

@@ -28,4 +28,8 @@ export const DEFAULTS = {
   demoScale: 0.05,
   /** Seed of the generated sample. */
   seed: 1,
+  /** Age beyond which `status` calls the data stale. */
+  maxAge: "26h",
+  /** Days of run folders and ledger rows kept. */
+  retentionDays: 30,
 } as const;

@@ -1,7 +1,6 @@
 /**
- * The run ledger in the meta schema (default lml_meta): runs, files run, check results and
- * the extraction log. Created on first use; never dropped but by `reset`. Runs are recorded
- * outside their own transaction, so a failed run's record survives its rollback.
+ * The run ledger in the meta schema (default lml_meta): runs, files run, check results, the
+ * extraction log and the alerts sent. Created on first use; never dropped but by `reset`.
  * @module
  */
 import type postgres from "postgres";
@@ -86,6 +85,17 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
         error text
       );
       comment on table ${m}.extract_log is 'One row per collection extraction: source (credentials redacted), documents, bytes, anomalies (documents whose original BSON was kept), timing.';
+      create table if not exists ${m}.alerts (
+        run_id text references ${m}.runs on delete cascade,
+        target text not null,
+        outcome text not null,
+        status text not null check (status in ('sent', 'failed')),
+        attempts integer not null,
+        error text,
+        seconds double precision not null,
+        sent_at timestamptz not null default clock_timestamp()
+      );
+      comment on table ${m}.alerts is 'Every alert a run sent (notify: in pipeline.yaml): target as configured (no secrets), attempts, and why it failed; run_id is null for a run that never started.';
     `);
   });
 }

@@ -13,6 +13,12 @@ export {
   selectCollections,
 } from "./config.ts";
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
+export {
+  DEFAULT_RETENTION_DAYS,
+  type NotifyConfig,
+  type NotifyOutcome,
+  type NotifyTarget,
+} from "./config_monitoring.ts";
 export { connect, isIdentifier, quoteIdent, redactText, redactUrl, type Sql } from "./db.ts";
 export { DEFAULTS } from "./defaults.ts";
 export { setting } from "./env.ts";
