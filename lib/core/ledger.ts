@@ -8,6 +8,7 @@ import type postgres from "postgres";
 import { quoteIdent, type Sql } from "./db.ts";
 import { UsageError } from "./errors.ts";
 import { hex } from "./hash.ts";
+import { redactText } from "./redact.ts";
 import type { RunResult } from "./result.ts";
 
 const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
@@ -114,11 +115,12 @@ export async function recordRun(
   options: { metaSchema?: string } = {},
 ): Promise<void> {
   const meta = sql(options.metaSchema ?? "lml_meta");
+  const error = result.error ? redactText(result.error.message) : null;
   await sql.begin(async (tx) => {
     await tx`
       update ${meta}.runs
       set status = ${result.status}, finished_at = clock_timestamp(), seconds = ${result.seconds},
-          error = ${result.error?.message ?? null}, peak_rss_bytes = ${result.peakRssBytes}
+          error = ${error}, peak_rss_bytes = ${result.peakRssBytes}
       where run_id = ${result.runId}
     `;
     if (result.files.length > 0) {

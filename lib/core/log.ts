@@ -4,6 +4,7 @@
  * @module
  */
 import { redactText } from "./db.ts";
+import { escapeControl } from "./escape.ts";
 
 /** Severity of a log line. */
 export type Level = "debug" | "info" | "warn" | "error";
@@ -54,7 +55,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
     const tag = level === "info" ? "" : `${level.toUpperCase()} `;
-    write(redactText(`${ts.slice(11, 19)} ${tag}${message}${extra ? "  " + extra : ""}`));
+    write(
+      escapeControl(redactText(`${ts.slice(11, 19)} ${tag}${message}${extra ? "  " + extra : ""}`)),
+    );
   };
   return fromLog(log, interactive);
 }

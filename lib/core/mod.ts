@@ -15,6 +15,7 @@ export {
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
 export { connect, isIdentifier, quoteIdent, redactText, redactUrl, type Sql } from "./db.ts";
 export { DEFAULTS } from "./defaults.ts";
+export { escapeControl } from "./escape.ts";
 export { setting } from "./env.ts";
 export {
   ConfigError,

@@ -20,10 +20,11 @@
  * ```
  * @module
  */
-import type { RunResult } from "../core/mod.ts";
+import { redactText, type RunResult } from "../core/mod.ts";
 import { renderJson } from "./json.ts";
 import { renderJunit } from "./junit.ts";
 import { renderMarkdown } from "./markdown.ts";
+import { redactResult } from "./redact_result.ts";
 
 /** Files written by {@linkcode writeReports}. */
 export interface ReportPaths {
@@ -54,10 +55,11 @@ export async function writeReports(
   }
   const runDir = `${dir}/runs/${result.runId}`;
   await Deno.mkdir(runDir, { recursive: true });
+  const shown = redactResult(result);
   const contents: [string, string][] = [
-    ["report.md", renderMarkdown(result)],
-    ["junit.xml", renderJunit(result)],
-    ["report.json", JSON.stringify(renderJson(result), null, 2) + "\n"],
+    ["report.md", renderMarkdown(shown)],
+    ["junit.xml", redactText(renderJunit(shown))],
+    ["report.json", redactText(JSON.stringify(renderJson(shown), null, 2)) + "\n"],
   ];
   for (const [name, text] of contents) {
     await Deno.writeTextFile(`${runDir}/${name}`, text);
