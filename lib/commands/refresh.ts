@@ -114,7 +114,7 @@ async function run(
       peakRssBytes: peakRssBytes(),
       error,
     };
-    await recordRun(sql, result, { metaSchema: config.metaSchema });
+    await recordRun(sql, result, { metaSchema: config.metaSchema, logger });
     return result;
   };
   try {
