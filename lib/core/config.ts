@@ -55,6 +55,27 @@ export function displayPath(path: string): string {
 const TOP_KEYS = ["source_database", "meta_schema", "collections"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
 
+/** Suffix of a collection's staging table in the raw schema while it is extracted. */
+export const STAGING_SUFFIX = "__next";
+
+/**
+ * Why `name` cannot have a staging table beside its raw table (too long once suffixed, or the
+ * staging table of another collection), or undefined when it can.
+ */
+function stagingProblem(name: string): string | undefined {
+  const limit = 63 - STAGING_SUFFIX.length;
+  if (new TextEncoder().encode(name).length > limit) {
+    return `the name is longer than ${limit} bytes, so its staging table "${name}${STAGING_SUFFIX}" ` +
+      `would exceed PostgreSQL's 63; use a shorter collection name`;
+  }
+  if (name.endsWith(STAGING_SUFFIX)) {
+    return `names ending in "${STAGING_SUFFIX}" are kept for staging tables ("${
+      name.slice(0, -STAGING_SUFFIX.length)
+    }" is staged as "${name}"); rename the collection`;
+  }
+  return undefined;
+}
+
 /** Schema of the raw documents: fixed, since the SQL files name it. */
 export const RAW_SCHEMA = "lml_raw";
 /** Schema of the shared helpers of sql/_shared/: fixed, since the SQL files name it. */
@@ -142,6 +163,8 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     const key = pair.key;
     const name = isScalar(key) ? String(key.value) : "";
     if (!isIdentifier(name)) fail(`invalid collection name "${name}" (must be an identifier)`, key);
+    const staging = stagingProblem(name);
+    if (staging) fail(`collection "${name}": ${staging}`, key);
     const entry = pair.value;
     if (!isMap(entry)) return fail(`collection "${name}": expected a mapping`, entry ?? key);
     checkKeys(entry, COLLECTION_KEYS, `collection "${name}"`, fail);

@@ -11,6 +11,7 @@ export {
   parseConfig,
   type PipelineConfig,
   selectCollections,
+  STAGING_SUFFIX,
 } from "./config.ts";
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
 export { connect, isIdentifier, quoteIdent, redactText, redactUrl, type Sql } from "./db.ts";
