@@ -322,7 +322,11 @@ async function runTransform(ctx: CommandContext): Promise<number> {
   }
   return await withDatabase(ctx, async (sql) => {
     const result = await runTransforms(sql, config, { select, logger: ctx.logger });
-    await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+    await reportRun(result, {
+      dir: ctx.flags.reports,
+      logger: ctx.logger,
+      private: config.reports?.private,
+    });
     return exitCode(result, ctx.logger);
   }, { application: "lml transform" });
 }
@@ -332,7 +336,11 @@ async function runAssert(ctx: CommandContext): Promise<number> {
   const select = selectFlag(ctx.flags);
   return await withDatabase(ctx, async (sql) => {
     const result = await runChecks(sql, config, { select, logger: ctx.logger });
-    await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+    await reportRun(result, {
+      dir: ctx.flags.reports,
+      logger: ctx.logger,
+      private: config.reports?.private,
+    });
     return exitCode(result, ctx.logger);
   }, { application: "lml assert" });
 }

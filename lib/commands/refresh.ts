@@ -80,7 +80,14 @@ export async function refresh(
     await Deno.mkdir(runDir, { recursive: true });
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
     const result = await run(sql, config, { ...options, runId, logger, session: lock });
-    return { ...result, reports: await reportRun(result, { dir: reportsDir, logger }) };
+    return {
+      ...result,
+      reports: await reportRun(result, {
+        dir: reportsDir,
+        logger,
+        private: config.reports?.private,
+      }),
+    };
   } finally {
     if (lock) {
       await lock`select pg_advisory_unlock_all()`.catch(() => {});

@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from
 import { CycleError, downstreamOf, topologicalOrder } from "./dag.ts";
 import { ConfigError, didYouMean, UsageError } from "./errors.ts";
 import { isIdentifier } from "./db.ts";
+import { DEFAULT_MASKED_COLUMNS } from "./mask.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -44,7 +45,25 @@ export interface PipelineConfig {
   utilSchema: string;
   /** Collections in run order. */
   collections: CollectionConfig[];
+  /** What reports may show and who may read them. Default: {@linkcode DEFAULT_REPORTS}. */
+  reports?: ReportSettings;
 }
+
+/** The `reports:` section of the config. */
+export interface ReportSettings {
+  /** Columns whose check sample values are masked (`*` wildcards), from `masked_columns`.
+   * Default: people's names and document numbers. */
+  maskedColumns: readonly string[];
+  /** Reports readable by their owner only (files 0600, folders 0700), from `private`.
+   * Default: true. */
+  private: boolean;
+}
+
+/** The report settings when the config has no `reports:` section. */
+export const DEFAULT_REPORTS: ReportSettings = {
+  maskedColumns: DEFAULT_MASKED_COLUMNS,
+  private: true,
+};
 
 /** Shows `path` relative to the working directory when it is inside it. */
 export function displayPath(path: string): string {
@@ -52,7 +71,8 @@ export function displayPath(path: string): string {
   return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-const TOP_KEYS = ["source_database", "meta_schema", "collections"];
+const TOP_KEYS = ["source_database", "meta_schema", "collections", "reports"];
+const REPORT_KEYS = ["masked_columns", "private"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
 
 /** Suffix of a collection's staging table in the raw schema while it is extracted. */
@@ -240,7 +260,43 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     metaSchema,
     utilSchema,
     collections: order.map((n) => byName.get(n)!),
+    reports: reportSettings(root.get("reports", true), fail),
   };
+}
+
+/** The `reports:` section: `masked_columns` (a list of column patterns) and `private`. */
+function reportSettings(
+  node: unknown,
+  fail: (message: string, node?: unknown) => never,
+): ReportSettings {
+  if (node === undefined || (isScalar(node) && node.value === null)) return DEFAULT_REPORTS;
+  if (!isMap(node)) return fail("reports: expected a mapping", node);
+  checkKeys(node, REPORT_KEYS, "reports", fail);
+  const settings = { ...DEFAULT_REPORTS };
+  const masked = node.get("masked_columns", true);
+  if (masked !== undefined) {
+    if (!isSeq(masked)) {
+      return fail("reports: masked_columns must be a list of column names", masked);
+    }
+    settings.maskedColumns = masked.items.map((item) => {
+      const value = isScalar(item) ? item.value : undefined;
+      if (typeof value !== "string" || !/^[a-z0-9_*]{1,63}$/.test(value)) {
+        return fail(
+          "reports: masked_columns entries are column names, `*` matching any characters",
+          item,
+        );
+      }
+      return value;
+    });
+  }
+  const privacy = node.get("private", true);
+  if (privacy !== undefined) {
+    if (!isScalar(privacy) || typeof privacy.value !== "boolean") {
+      return fail("reports: private must be true or false", privacy);
+    }
+    settings.private = privacy.value;
+  }
+  return settings;
 }
 
 function checkKeys(

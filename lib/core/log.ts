@@ -102,7 +102,7 @@ export function heartbeat(
 
 /** A logger that forwards to `logger` and also appends every line as JSON to `path`. */
 export function withLogFile(logger: Logger, path: string): Logger & Disposable {
-  const file = Deno.openSync(path, { create: true, append: true, write: true });
+  const file = Deno.openSync(path, { create: true, append: true, write: true, mode: 0o600 });
   const log = (level: Level, message: string, fields: Fields = {}) => {
     logger.log(level, message, fields);
     const line = { ts: new Date().toISOString(), level, msg: message, ...fields };

@@ -6,10 +6,12 @@
 export {
   type CollectionConfig,
   DEFAULT_CONFIG_PATH,
+  DEFAULT_REPORTS,
   displayPath,
   loadConfig,
   parseConfig,
   type PipelineConfig,
+  type ReportSettings,
   selectCollections,
   STAGING_SUFFIX,
 } from "./config.ts";
@@ -17,6 +19,7 @@ export { listTables, type Queryable, type TableName } from "./catalog.ts";
 export { connect, isIdentifier, quoteIdent, redactText, redactUrl, type Sql } from "./db.ts";
 export { DEFAULTS } from "./defaults.ts";
 export { escapeControl } from "./escape.ts";
+export { DEFAULT_MASKED_COLUMNS, isMasked, MASK, maskSamples } from "./mask.ts";
 export { setting } from "./env.ts";
 export {
   ConfigError,

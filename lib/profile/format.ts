@@ -172,8 +172,9 @@ export async function writeProfileReports(
   const base = `${dir.replace(/\/+$/, "")}/profile_${profile.collection}`;
   const markdown = `${base}.md`;
   const json = `${base}.json`;
-  await Deno.writeTextFile(markdown, profileMarkdown(profile));
-  await Deno.writeTextFile(json, JSON.stringify(profile, null, 2) + "\n");
+  // Owner-only: the examples are real values, personal data among them.
+  await Deno.writeTextFile(markdown, profileMarkdown(profile), { mode: 0o600 });
+  await Deno.writeTextFile(json, JSON.stringify(profile, null, 2) + "\n", { mode: 0o600 });
   return { markdown, json };
 }
 

@@ -11,11 +11,13 @@ import {
   type CheckResult,
   checkRunId,
   type CollectionConfig,
+  DEFAULT_REPORTS,
   DEFAULTS,
   ensureMeta,
   type FileResult,
   heartbeat,
   type Logger,
+  maskSamples,
   newRunId,
   newRunResult,
   peakRssBytes,
@@ -222,7 +224,10 @@ async function checkAndCount(
     ...(await derivedChecks(tx, config, { collections: options.collections })),
     ...fileChecks(options.layout.checks),
   ];
-  const checks = await runCheckList(tx, list, { logger: options.logger });
+  const checks = maskSamples(
+    await runCheckList(tx, list, { logger: options.logger }),
+    (config.reports ?? DEFAULT_REPORTS).maskedColumns,
+  );
   return {
     checks,
     failedChecks: checks
