@@ -25,6 +25,22 @@ export class ByteBuffer {
     this.buf = next;
   }
 
+  /** Bytes allocated (at least {@linkcode ByteBuffer.pos}). */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * Gives back the memory of an outsized buffer: when more than `keep` bytes are allocated,
+   * the buffer is replaced by one of `keep` bytes (or just what is written, if more).
+   */
+  shrink(keep: number): void {
+    if (this.buf.length <= keep) return;
+    const next = new Uint8Array(Math.max(keep, this.pos));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
   /** Appends raw bytes. */
   bytes(data: Uint8Array): void {
     this.reserve(data.length);

@@ -30,7 +30,16 @@ export interface EjsonWriterOptions {
   copy?: boolean;
   /** Initial buffer size in bytes. Default: 65536. */
   initialSize?: number;
+  /**
+   * Largest buffer kept between {@linkcode EjsonWriter.take} calls: a buffer grown beyond it
+   * (by an outsized document) is handed out by `take` and replaced by a new one of
+   * `initialSize`. Default: 4 MiB.
+   */
+  keptBytes?: number;
 }
+
+/** Source bytes (or UTF-16 units) escaped per buffer reservation: bounds over-reservation. */
+const STRING_CHUNK = 65536;
 
 const HEX = new TextEncoder().encode("0123456789abcdef");
 const B64 = new TextEncoder().encode(
@@ -91,6 +100,8 @@ export class EjsonWriter extends ByteBuffer {
   #base = 0;
   #canonical = false;
   #element = 0;
+  #initialSize: number;
+  #keptBytes: number;
 
   /** True when output is escaped for the COPY text format. */
   get copy(): boolean {
@@ -100,13 +111,27 @@ export class EjsonWriter extends ByteBuffer {
   constructor(options: EjsonWriterOptions = {}) {
     super(options.initialSize ?? 65536);
     this.#copy = options.copy ?? false;
+    this.#initialSize = this.buf.length;
+    this.#keptBytes = options.keptBytes ?? 4 * 1024 * 1024;
   }
 
-  /** Returns a copy of the bytes written so far and empties the writer (keeping its buffer). */
+  /**
+   * Returns the bytes written so far and empties the writer. They are copied out of a buffer
+   * of at most `keptBytes`, which is kept; a larger buffer is handed out as is (no copy) and
+   * replaced by a new one of `initialSize`, so one outsized document does not pin its memory.
+   */
   take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
+    const pos = this.pos;
     this.pos = 0;
+    if (this.buf.length <= this.#keptBytes) return this.buf.slice(0, pos);
+    const out = this.buf.subarray(0, pos);
+    this.buf = new Uint8Array(this.#initialSize);
     return out;
+  }
+
+  /** Gives back the memory of a buffer grown beyond `keptBytes`, keeping what is written. */
+  compact(): void {
+    if (this.buf.length > this.#keptBytes) this.shrink(Math.max(this.#initialSize, this.pos));
   }
 
   /** Appends `data` as lower-case hex. */
@@ -180,12 +205,21 @@ export class EjsonWriter extends ByteBuffer {
    * invalid sequences become U+FFFD and set {@linkcode EjsonWriter.anomaly}.
    */
   stringContent(src: Uint8Array, start: number, end: number): void {
-    this.reserve((end - start) * 7 + 8);
-    const buf = this.buf;
     const copy = this.#copy;
-    let p = this.pos;
     let i = start;
+    // Room is reserved per chunk (7 bytes per source byte at most, + 8 for a character that
+    // runs past the chunk's end), so a long string does not reserve 7 times its size at once.
+    let stop = Math.min(end, i + STRING_CHUNK);
+    this.reserve((stop - i) * 7 + 8);
+    let buf = this.buf;
+    let p = this.pos;
     while (i < end) {
+      if (i >= stop) {
+        stop = Math.min(end, i + STRING_CHUNK);
+        this.pos = p;
+        this.reserve((stop - i) * 7 + 8);
+        buf = this.buf;
+      }
       const c = src[i]!;
       if (c < 0x80) {
         if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
@@ -265,11 +299,18 @@ export class EjsonWriter extends ByteBuffer {
   }
 
   #jsString(text: string): void {
-    this.reserve(text.length * 7 + 8);
-    const buf = this.buf;
     const copy = this.#copy;
+    let stop = Math.min(text.length, STRING_CHUNK);
+    this.reserve(stop * 7 + 8);
+    let buf = this.buf;
     let p = this.pos;
     for (let i = 0; i < text.length; i++) {
+      if (i >= stop) {
+        stop = Math.min(text.length, i + STRING_CHUNK);
+        this.pos = p;
+        this.reserve((stop - i) * 7 + 8);
+        buf = this.buf;
+      }
       let c = text.charCodeAt(i);
       if (c < 0x80) {
         if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {

@@ -1,7 +1,9 @@
 /**
  * Loading raw documents into PostgreSQL: a staging table `<raw>.<collection>__next` filled by
  * `COPY ... FROM STDIN` (or batched INSERTs where COPY is unsupported), its primary key added
- * after the load, and a swap that replaces the live table in one short transaction.
+ * after the load, and a swap that replaces the live table in one short transaction. A row
+ * larger than one COPY statement carries (a 16 MiB document of control characters is a
+ * 112 MiB row) is inserted on its own with parameters.
  * @module
  */
 import { LmlError, quoteIdent, type Sql, STAGING_SUFFIX } from "../lib/core/mod.ts";
@@ -9,7 +11,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type postgres from "postgres";
-import { BsonError, EjsonWriter, findId, writeIdText } from "./ejson.ts";
+import { BsonError, EjsonWriter, findId, idText, writeIdText } from "./ejson.ts";
 import { type DocumentBatch, SourceError } from "./source.ts";
 
 /** How rows reach PostgreSQL. */
@@ -69,8 +71,11 @@ export interface LoadOptions {
   copyBytes?: number;
   /** The file or namespace read, named in errors. Default: none. */
   location?: string;
-  /** Called after each source batch with the running counts and source bytes consumed. */
-  onProgress?: (counts: LoadCounts, consumed: number) => void;
+  /**
+   * Called after each source batch with the running counts, the source bytes consumed and the
+   * bytes the row encoder holds (its buffer, for memory diagnostics).
+   */
+  onProgress?: (counts: LoadCounts, consumed: number, encoderBytes: number) => void;
 }
 
 const TAB = 0x09;
@@ -180,6 +185,17 @@ async function openCopy(sql: Sql, text: string): Promise<OpenCopy> {
   return { stream, done, failed };
 }
 
+/** A row too large for one COPY statement or INSERT batch, loaded by an INSERT of its own. */
+interface OutsizedRow {
+  /** The document as JSON text. */
+  doc: string;
+  _id: string;
+  /** The BSON, when JSONB cannot hold the document exactly. */
+  original: Uint8Array | null;
+  ordinal: number;
+  offset: number | undefined;
+}
+
 /** Encodes documents as rows (COPY text, or a JSON array for INSERT) into a writer. */
 class RowEncoder {
   writer: EjsonWriter;
@@ -187,23 +203,36 @@ class RowEncoder {
   rows = 0;
   #copy: boolean;
   #extractedAt: Uint8Array;
+  #maxRowBytes: number;
 
   #location: string | undefined;
 
-  constructor(method: LoadMethod, extractedAt: string, location: string | undefined) {
-    this.#location = location;
+  constructor(
+    method: LoadMethod,
+    extractedAt: string,
+    options: { location: string | undefined; maxRowBytes: number },
+  ) {
+    this.#location = options.location;
+    this.#maxRowBytes = options.maxRowBytes;
     this.#copy = method === "copy";
     this.writer = new EjsonWriter({ copy: this.#copy, initialSize: 512 * 1024 });
     this.#extractedAt = encoder.encode(extractedAt);
   }
 
-  add(doc: Uint8Array, ordinal: number, offset: number | undefined): void {
+  /**
+   * Appends the row of `doc`; a row longer than `maxRowBytes` is not appended but returned,
+   * to be inserted on its own, and the buffer it grew is given back.
+   */
+  add(doc: Uint8Array, ordinal: number, offset: number | undefined): OutsizedRow | undefined {
     const w = this.writer;
     const start = w.pos;
+    let docStart = start;
+    let docEnd = start;
     w.anomaly = false;
     try {
       if (this.#copy) {
         w.document(doc);
+        docEnd = w.pos;
         w.byte(TAB);
         this.#id(doc, ordinal, offset);
         w.byte(TAB);
@@ -224,7 +253,9 @@ class RowEncoder {
       } else {
         w.byte(this.rows === 0 ? 0x5b : 0x2c);
         w.ascii('{"d":');
+        docStart = w.pos;
         w.document(doc);
+        docEnd = w.pos;
         w.ascii(',"i":');
         this.#id(doc, ordinal, offset);
         w.ascii(',"o":');
@@ -250,10 +281,27 @@ class RowEncoder {
       }
       throw error;
     }
-    this.rows++;
     this.counts.documents++;
     this.counts.bytes += doc.length;
     if (w.anomaly) this.counts.anomalies++;
+    if (w.pos - start <= this.#maxRowBytes) {
+      this.rows++;
+      return undefined;
+    }
+    // COPY text is the JSON with every backslash doubled: undo that in place.
+    const json = this.#copy
+      ? w.buf.subarray(docStart, halveBackslashes(w.buf, docStart, docEnd))
+      : w.buf.subarray(docStart, docEnd);
+    const row: OutsizedRow = {
+      doc: decoder.decode(json),
+      _id: idText(doc, findId(doc)!),
+      original: w.anomaly ? doc : null,
+      ordinal,
+      offset,
+    };
+    w.pos = start;
+    w.compact();
+    return row;
   }
 
   #id(doc: Uint8Array, ordinal: number, offset: number | undefined): void {
@@ -268,11 +316,52 @@ class RowEncoder {
     writeIdText(this.writer, doc, id);
   }
 
+  /** Bytes the encoder's buffer holds. */
+  get capacity(): number {
+    return this.writer.capacity;
+  }
+
   /** Takes the encoded rows (a complete JSON array in insert mode). */
   take(): Uint8Array {
     if (!this.#copy && this.rows > 0) this.writer.byte(0x5d);
     this.rows = 0;
     return this.writer.take();
+  }
+}
+
+/** Turns each `\\` of `buf[start..end)` into `\` in place; returns the new end. */
+function halveBackslashes(buf: Uint8Array, start: number, end: number): number {
+  let out = buf.indexOf(0x5c, start);
+  if (out === -1 || out >= end) return end;
+  for (let i = out; i < end; i++) {
+    buf[out++] = buf[i]!;
+    if (buf[i] === 0x5c) i++;
+  }
+  return out;
+}
+
+/**
+ * Inserts one outsized row with parameters; its original BSON, when kept, follows in a second
+ * statement so that neither message is larger than the document's JSON text (the embedded
+ * engine refuses messages over 128 MiB).
+ */
+async function insertRow(
+  sql: Sql,
+  table: string,
+  row: OutsizedRow,
+  extractedAt: string,
+): Promise<void> {
+  const [inserted] = await sql.unsafe(
+    `insert into ${table} (doc, _id, original, extracted_at, source_ordinal, source_offset)
+     values ($1::text::jsonb, $2::text, null, $3::timestamptz, $4::bigint, $5::bigint)
+     returning ctid::text as ctid`,
+    [row.doc, row._id, extractedAt, row.ordinal, row.offset ?? null],
+  );
+  if (row.original) {
+    await sql.unsafe(`update ${table} set original = $1::bytea where ctid = $2::tid`, [
+      row.original,
+      inserted!.ctid,
+    ]);
   }
 }
 
@@ -292,7 +381,12 @@ export async function loadDocuments(
   const schema = quoteIdent(options.rawSchema);
   const table = `${schema}.${quoteIdent(stagingName(options.collection))}`;
   const columns = "doc, _id, original, extracted_at, source_ordinal, source_offset";
-  const rows = new RowEncoder(method, options.extractedAt, options.location);
+  const copyBytes = options.copyBytes ?? 32 * 1024 * 1024;
+  // A row larger than one COPY statement may carry goes through an INSERT of its own.
+  const rows = new RowEncoder(method, options.extractedAt, {
+    location: options.location,
+    maxRowBytes: copyBytes,
+  });
   let ordinal = 0;
 
   if (method === "insert") {
@@ -308,23 +402,31 @@ export async function loadDocuments(
     };
     for await (const batch of batches) {
       for (let k = 0; k < batch.docs.length; k++) {
-        rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
-        if (rows.writer.pos >= batchBytes) await flush();
+        const outsized = rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
+        if (outsized) {
+          await flush();
+          await insertRow(sql, table, outsized, options.extractedAt);
+        } else if (rows.writer.pos >= batchBytes) await flush();
       }
-      options.onProgress?.(rows.counts, batch.consumed);
+      options.onProgress?.(rows.counts, batch.consumed, rows.capacity);
     }
     await flush();
     return rows.counts;
   }
 
   const statement = `copy ${table} (${columns}) from stdin`;
-  const copyBytes = options.copyBytes ?? 32 * 1024 * 1024;
-  let copy = await openCopy(sql, statement);
+  // Opened at the first write, ended before an outsized row's INSERT and every copyBytes.
+  let copy: OpenCopy | undefined;
   let sent = 0;
+  const endCopy = async () => {
+    if (!copy) return;
+    copy.stream.end();
+    await copy.done;
+    copy = undefined;
+  };
   const write = async (chunk: Uint8Array) => {
-    if (sent > 0 && sent + chunk.length > copyBytes) {
-      copy.stream.end();
-      await copy.done;
+    if (sent > 0 && sent + chunk.length > copyBytes) await endCopy();
+    if (!copy) {
       copy = await openCopy(sql, statement);
       sent = 0;
     }
@@ -336,19 +438,25 @@ export async function loadDocuments(
   try {
     for await (const batch of batches) {
       for (let k = 0; k < batch.docs.length; k++) {
-        rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
-        if (rows.writer.pos >= batchBytes) await write(rows.take());
+        const outsized = rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
+        if (outsized) {
+          if (rows.writer.pos > 0) await write(rows.take());
+          await endCopy();
+          await insertRow(sql, table, outsized, options.extractedAt);
+        } else if (rows.writer.pos >= batchBytes) await write(rows.take());
       }
-      options.onProgress?.(rows.counts, batch.consumed);
+      options.onProgress?.(rows.counts, batch.consumed, rows.capacity);
     }
     if (rows.writer.pos > 0) await write(rows.take());
-    copy.stream.end();
-    await copy.done;
+    await endCopy();
     return rows.counts;
   } catch (error) {
-    if (!copy.stream.destroyed) copy.stream.destroy(error as Error);
-    // Wait until the server has rolled the COPY back, so the connection is usable again.
-    await copy.done.catch(() => {});
+    const open = copy as OpenCopy | undefined;
+    if (open) {
+      if (!open.stream.destroyed) open.stream.destroy(error as Error);
+      // Wait until the server has rolled the COPY back, so the connection is usable again.
+      await open.done.catch(() => {});
+    }
     throw error;
   }
 }
