@@ -142,7 +142,7 @@ export const COMMANDS: Record<string, Command> = {
     usage: "serve [--port <n>]",
     flags: [...COMMON, "port"],
     run: async (ctx) => {
-      await serveEmbedded({ port: numberFlag(ctx.flags, "port", SERVE_PORT) });
+      await serveEmbedded({ port: numberFlag(ctx.flags, "port", SERVE_PORT), logger: ctx.logger });
       return 0;
     },
   },

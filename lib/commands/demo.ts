@@ -113,7 +113,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     print(`Reports: ${reports.markdown} (also junit.xml, report.json)`);
     if (database.embedded) {
       const serveUrl = `postgres://postgres@127.0.0.1:${SERVE_PORT}/postgres`;
-      print("Look at the data: deno task serve, then in another terminal:");
+      print("Look at the data: deno task serve (it shows the password), then in another terminal:");
       print(`  psql ${serveUrl}`);
     } else {
       print(`Look at the data: psql ${redactUrl(database.url)}`);

@@ -6,6 +6,10 @@
  * PGlite has one session: the server lets one connection at a time use it, from its first
  * message until the session is idle again (outside a transaction), so pools of several
  * connections work. `COPY ... FROM STDIN` works up to 64 MiB per statement.
+ *
+ * Clients log in as `postgres` with the data directory's password (SCRAM-SHA-256), generated
+ * at random the first time and kept beside it in `<dataDir>.password`, readable by its owner
+ * only; the toolkit reads it from there, `serve` shows it.
  * @module
  */
 import { dirname, resolve } from "node:path";
@@ -32,12 +36,23 @@ export interface EmbeddedOptions {
   worker?: boolean;
   /** Largest `COPY ... FROM STDIN` accepted, in bytes. Default: 64 MiB. */
   copyLimitBytes?: number;
+  /**
+   * How long a client may sit idle in a transaction while others wait before it is rolled
+   * back and disconnected. Default: 60000 ms.
+   */
+  idleInTransactionTimeoutMs?: number;
+  /** Where refused logins and evicted clients are logged (as warnings). Default: silent. */
+  logger?: Logger;
 }
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedServer extends AsyncDisposable {
-  /** Connection URL, e.g. postgres://postgres@127.0.0.1:54329/postgres. */
+  /** Connection URL with the password, e.g. postgres://postgres:<password>@127.0.0.1:54329/postgres. */
   url: string;
+  /** The password of user `postgres`. */
+  password: string;
+  /** The file holding the password (owner-only), or undefined for "memory://". */
+  passwordFile: string | undefined;
   /** The port served. */
   port: number;
   /** The interface served. */
@@ -51,6 +66,62 @@ export interface EmbeddedServer extends AsyncDisposable {
 /** The lock file beside a data directory: held while a process serves it, holds its URL. */
 function lockPath(dataDir: string): string {
   return `${dataDir}.lock`;
+}
+
+/** The password file beside a data directory. */
+function passwordPath(dataDir: string): string {
+  return `${dataDir}.password`;
+}
+
+/** A new random password: 32 hex digits (128 bits), safe in URLs and DBeaver fields. */
+function newPassword(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** Reads the data directory's password (undefined when it has none yet). */
+async function readPassword(dataDir: string): Promise<string | undefined> {
+  try {
+    const password = (await Deno.readTextFile(passwordPath(dataDir))).trim();
+    return password || undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new RunError(
+      `Cannot read the password of the embedded PostgreSQL (${
+        displayPath(passwordPath(dataDir))
+      }): ${(error as Error).message}`,
+      { cause: error, hint: "run the command as the user who owns the data directory" },
+    );
+  }
+}
+
+/**
+ * The data directory's password, created (random, mode 0600) when missing; an existing file
+ * readable by others is made owner-only again.
+ */
+async function ensurePassword(dataDir: string): Promise<string> {
+  const path = passwordPath(dataDir);
+  const existing = await readPassword(dataDir);
+  if (existing) {
+    if (Deno.build.os !== "windows" && ((await Deno.stat(path)).mode ?? 0) & 0o077) {
+      await Deno.chmod(path, 0o600);
+    }
+    return existing;
+  }
+  const password = newPassword();
+  await Deno.writeTextFile(path, password + "\n", { mode: 0o600 });
+  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
+  return password;
+}
+
+/** `url` with user `postgres` and `password`. */
+function withPassword(url: string, password: string): string {
+  const u = new URL(url);
+  u.username = "postgres";
+  u.password = password;
+  return u.toString();
 }
 
 /** Takes the data directory's lock, or returns the URL of the process holding it. */
@@ -70,13 +141,14 @@ async function lockDataDir(dataDir: string): Promise<Deno.FsFile | { heldBy: str
 }
 
 /**
- * The URL of the process currently serving `dataDir` (e.g. `deno task serve`), or undefined
- * when none is.
+ * The URL (password included) of the process currently serving `dataDir` (e.g.
+ * `deno task serve`), or undefined when none is.
  */
 export async function runningEmbeddedUrl(
   dataDir: string = DEFAULT_DATA_DIR,
 ): Promise<string | undefined> {
   const dir = resolve(dataDir);
+  let url: string | undefined;
   try {
     const file = await Deno.open(lockPath(dir), { read: true, write: true });
     try {
@@ -84,11 +156,23 @@ export async function runningEmbeddedUrl(
     } finally {
       file.close();
     }
+    // The lock file is not private: it holds the URL without the password.
     const info = JSON.parse(await Deno.readTextFile(lockPath(dir)));
-    return typeof info.url === "string" ? info.url : undefined;
+    url = typeof info.url === "string" ? info.url : undefined;
   } catch {
     return undefined;
   }
+  if (!url) return undefined;
+  const password = await readPassword(dir);
+  if (!password) {
+    throw new RunError(
+      `The embedded PostgreSQL in ${displayPath(dir)} is served at ${
+        redactUrl(url)
+      } but its password file ${displayPath(passwordPath(dir))} is missing`,
+      { hint: "stop that server and start it again (a new password is made)" },
+    );
+  }
+  return withPassword(url, password);
 }
 
 /**
@@ -110,16 +194,31 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     }
     lock = taken;
   }
+  let password: string;
+  try {
+    password = dataDir === MEMORY ? newPassword() : await ensurePassword(dataDir);
+  } catch (error) {
+    lock?.close();
+    throw error;
+  }
   const start: WorkerStart = {
     type: "start",
     dataDir,
     hostname,
     port: options.port ?? 0,
+    password,
     ...(options.copyLimitBytes ? { copyLimitBytes: options.copyLimitBytes } : {}),
+    ...(options.idleInTransactionTimeoutMs
+      ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }
+      : {}),
   };
+  const logger = options.logger ?? silentLogger;
+  const onEvent = (message: string) => logger.warn(`embedded PostgreSQL: ${message}`);
   let served: { port: number; close: () => Promise<void> };
   try {
-    served = options.worker === false ? await startInProcess(start) : await startInWorker(start);
+    served = options.worker === false
+      ? await startInProcess(start, onEvent)
+      : await startInWorker(start, onEvent);
   } catch (error) {
     lock?.close();
     throw new RunError(
@@ -137,10 +236,12 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     );
   }
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  const url = `postgres://postgres@${host}:${served.port}/postgres`;
+  const bare = `postgres://postgres@${host}:${served.port}/postgres`;
   if (lock) {
     await lock.truncate(0);
-    await lock.write(new TextEncoder().encode(JSON.stringify({ pid: Deno.pid, url }) + "\n"));
+    await lock.write(
+      new TextEncoder().encode(JSON.stringify({ pid: Deno.pid, url: bare }) + "\n"),
+    );
   }
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -155,7 +256,9 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       }
     })();
   return {
-    url,
+    url: withPassword(bare, password),
+    password,
+    passwordFile: dataDir === MEMORY ? undefined : passwordPath(dataDir),
     port: served.port,
     hostname,
     dataDir,
@@ -164,13 +267,18 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   };
 }
 
-async function startInProcess(start: WorkerStart) {
+async function startInProcess(start: WorkerStart, onEvent: (message: string) => void) {
   const engine = await openEngine(start.dataDir);
   try {
     const server = await serveSessions(engine, {
       hostname: start.hostname,
       port: start.port,
+      password: start.password,
       ...(start.copyLimitBytes ? { copyLimitBytes: start.copyLimitBytes } : {}),
+      ...(start.idleInTransactionTimeoutMs
+        ? { idleInTransactionTimeoutMs: start.idleInTransactionTimeoutMs }
+        : {}),
+      onEvent,
     });
     return {
       port: server.port,
@@ -185,13 +293,16 @@ async function startInProcess(start: WorkerStart) {
   }
 }
 
-async function startInWorker(start: WorkerStart) {
+async function startInWorker(start: WorkerStart, onEvent: (message: string) => void) {
   const worker = new Worker(new URL("./worker.ts", import.meta.url).href, {
     type: "module",
   });
   const next = () =>
     new Promise<WorkerReply>((resolve, reject) => {
-      worker.onmessage = (event: MessageEvent<WorkerReply>) => resolve(event.data);
+      worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+        if (event.data.type === "event") onEvent(event.data.message);
+        else resolve(event.data);
+      };
       worker.onerror = (event) => {
         event.preventDefault();
         reject(new Error(event.message));
@@ -266,7 +377,7 @@ export async function resolveDatabase(options: ResolveOptions = {}): Promise<Res
   logger.info(
     `using the embedded PostgreSQL in ${dataDir === MEMORY ? dataDir : displayPath(dataDir)}`,
   );
-  const embedded = await startEmbedded({ dataDir });
+  const embedded = await startEmbedded({ dataDir, logger });
   return {
     url: embedded.url,
     embedded,
@@ -285,13 +396,15 @@ export interface ServeOptions {
   hostname?: string;
   /** Stops serving when aborted. Default: Ctrl-C (SIGINT) or SIGTERM. */
   signal?: AbortSignal;
-  /** Where the connection instructions go. Default: stdout. */
+  /** Where the connection instructions go (the password included). Default: stdout. */
   print?: (line: string) => void;
+  /** Where refused logins and evicted clients are logged. Default: silent. */
+  logger?: Logger;
 }
 
 /**
  * Serves the embedded PostgreSQL until Ctrl-C (or `signal`), printing how to connect with
- * psql and DBeaver.
+ * psql and DBeaver, password included.
  */
 export async function serveEmbedded(options: ServeOptions = {}): Promise<void> {
   const print = options.print ?? ((line: string) => console.log(line));
@@ -299,16 +412,24 @@ export async function serveEmbedded(options: ServeOptions = {}): Promise<void> {
     dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
     port: options.port ?? SERVE_PORT,
     ...(options.hostname ? { hostname: options.hostname } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   try {
     const shown = server.dataDir === MEMORY ? MEMORY : displayPath(server.dataDir);
-    print(`Serving the embedded PostgreSQL in ${shown} at ${server.url}`);
+    print(`Serving the embedded PostgreSQL in ${shown} at ${redactUrl(server.url)}`);
     print("");
     print(`  psql ${server.url}`);
     print("");
     print("  DBeaver: New connection > PostgreSQL");
     print(`    Host: ${server.hostname}   Port: ${server.port}`);
-    print("    Database: postgres   Username: postgres   Password: (empty)");
+    print(`    Database: postgres   Username: postgres   Password: ${server.password}`);
+    if (server.passwordFile) {
+      print(
+        `    (the password is kept in ${
+          displayPath(server.passwordFile)
+        }, readable by you only; delete it to get a new one at the next start)`,
+      );
+    }
     print("    (the embedded PostgreSQL runs one session at a time: close idle editors)");
     print("");
     print("Other lml commands run in this directory use it too. Press Ctrl-C to stop.");

@@ -5,7 +5,7 @@
  */
 
 /** Protocol version 3.0, the code of a StartupMessage. */
-const PROTOCOL_3 = 196608;
+export const PROTOCOL_3 = 196608;
 /** The code of an SSLRequest. */
 export const SSL_REQUEST = 80877103;
 /** The code of a GSSENCRequest. */
@@ -40,7 +40,7 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 
 /** Largest startup message (PostgreSQL's own limit). */
-const MAX_STARTUP_BYTES = 10_000;
+export const MAX_STARTUP_BYTES = 10_000;
 
 /**
  * Accumulates a byte stream and yields complete messages. Before startup completes, messages
@@ -53,12 +53,13 @@ export class MessageReader {
   #size = 0;
   /** Bytes needed before parsing again (a header, or the whole pending message). */
   #needed = 0;
-  #max: number;
+  /** Largest typed message accepted (may be raised once the client is authenticated). */
+  maxMessageBytes: number;
   /** True once the StartupMessage went by (typed messages follow). */
   typed = false;
 
   constructor(options: { maxMessageBytes?: number } = {}) {
-    this.#max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** Appends `chunk` and returns every message now complete. */
@@ -78,7 +79,7 @@ export class MessageReader {
         break;
       }
       const length = this.typed ? view.getInt32(offset + 1) + 1 : view.getInt32(offset);
-      const limit = this.typed ? this.#max : MAX_STARTUP_BYTES;
+      const limit = this.typed ? this.maxMessageBytes : MAX_STARTUP_BYTES;
       if (length < header || length > limit) {
         throw new RangeError(
           length < header
@@ -117,6 +118,44 @@ export function startupCode(message: Message): number {
   return message.bytes.length >= 8 ? view.getInt32(4) : -1;
 }
 
+/** The parameters of a StartupMessage (`user`, `database`, `application_name`, ...). */
+export function startupParams(message: Message): Record<string, string> {
+  const params: Record<string, string> = {};
+  let offset = 8;
+  while (offset < message.bytes.length && message.bytes[offset] !== 0) {
+    const [key, next] = readCString(message.bytes, offset);
+    const [value, after] = readCString(message.bytes, next);
+    params[key] = value;
+    offset = after;
+  }
+  return params;
+}
+
+/**
+ * The SASL payload of a SASLInitialResponse (`initial`: mechanism name, then the data) or a
+ * SASLResponse ("p" messages both).
+ */
+export function saslResponse(
+  message: Message,
+  initial: boolean,
+): { mechanism: string; data: string } {
+  const bytes = message.bytes;
+  if (!initial) return { mechanism: "", data: decoder.decode(bytes.subarray(5)) };
+  const [mechanism, next] = readCString(bytes, 5);
+  if (next + 4 > bytes.length) return { mechanism, data: "" };
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getInt32(next);
+  const data = length < 0 ? "" : decoder.decode(bytes.subarray(next + 4, next + 4 + length));
+  return { mechanism, data };
+}
+
+/** An Authentication request ("R") of `code` (10 SASL, 11 SASLContinue, 12 SASLFinal). */
+export function authentication(code: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const body = new Uint8Array(4 + data.length);
+  new DataView(body.buffer).setInt32(0, code);
+  body.set(data, 4);
+  return message("R", body);
+}
+
 /** Builds a typed message from its type character and body. */
 export function message(type: string, body: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(5 + body.length);
@@ -138,13 +177,21 @@ export function readCString(bytes: Uint8Array, offset: number): [string, number]
   return [decoder.decode(bytes.subarray(offset, stop)), stop + 1];
 }
 
-/** An ErrorResponse with severity ERROR, `code` (SQLSTATE) and `text`. */
-export function errorResponse(code: string, text: string): Uint8Array {
+/**
+ * An ErrorResponse with `code` (SQLSTATE) and `text`, of severity ERROR, or FATAL with
+ * `fatal` (the server closes the connection after it). Default: ERROR.
+ */
+export function errorResponse(
+  code: string,
+  text: string,
+  options: { fatal?: boolean } = {},
+): Uint8Array {
+  const severity = options.fatal ? "FATAL" : "ERROR";
   return message(
     "E",
     concat([
-      cstring("SERROR"),
-      cstring("VERROR"),
+      cstring(`S${severity}`),
+      cstring(`V${severity}`),
       cstring(`C${code}`),
       cstring(`M${text}`),
       new Uint8Array([0]),

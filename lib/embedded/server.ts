@@ -1,12 +1,16 @@
 /**
  * A PostgreSQL wire-protocol server over a single-session engine (PGlite): clients connect
- * over TCP as to any server, and take turns on the one session. A client keeps the session
- * until the session is idle again (ReadyForQuery 'I'), so transactions never interleave.
- * `COPY ... FROM STDIN` is buffered and handed to the engine whole.
+ * over TCP as to any server, authenticate with SCRAM-SHA-256, and take turns on the one
+ * session. A client keeps the session until the session is idle again (ReadyForQuery 'I'), so
+ * transactions never interleave; when another client takes it over, the session is reset
+ * first (as by `DISCARD ALL`), and a client that sits idle inside a transaction while others
+ * wait is rolled back and disconnected. `COPY ... FROM STDIN` is buffered and handed to the
+ * engine whole.
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
 import {
+  authentication,
   backendMessages,
   bindNames,
   CANCEL_REQUEST,
@@ -15,24 +19,55 @@ import {
   copyFail,
   copyFromStdin,
   copyInResponse,
+  DEFAULT_MAX_MESSAGE_BYTES,
   errorResponse,
   executePortal,
   GSSENC_REQUEST,
   lastReadyStatus,
+  MAX_STARTUP_BYTES,
   mentionsCopyFromStdin,
   type Message,
   message,
   MessageReader,
+  PROTOCOL_3,
   readCString,
+  saslResponse,
   scopeStatementName,
   SSL_REQUEST,
   startupCode,
+  startupParams,
   statementText,
   SYNC,
   withoutFirst,
 } from "./protocol.ts";
+import { SCRAM_SHA_256, ScramError, ScramExchange, scramVerifier } from "./scram.ts";
 
 const encoder = new TextEncoder();
+
+/** The one role of the engine: the only user name accepted. */
+const USER = "postgres";
+
+/**
+ * What `DISCARD ALL` resets, run before another client takes the session over: settings
+ * (`SET search_path`, `SET role`, session authorization), cursors, LISTENs, cached plans, temp
+ * tables, sequences and SQL-level prepared statements. The protocol-level prepared statements
+ * of connected clients stay (they are scoped per client and closed when it leaves), and so do
+ * advisory locks (a client holds them across its turns; they end with the last connection).
+ */
+const HANDOVER_RESET = [
+  "close all",
+  "set session authorization default",
+  "reset all",
+  "unlisten *",
+  "discard plans",
+  "discard temp",
+  "discard sequences",
+  `do $lml$ declare s record; begin
+     for s in select name from pg_prepared_statements where from_sql loop
+       execute format('deallocate %I', s.name);
+     end loop;
+   end $lml$`,
+].join(";\n");
 
 /** A simple Query message. */
 function query(text: string): Uint8Array {
@@ -55,6 +90,8 @@ export interface ProtocolEngine {
 
 /** Options of {@linkcode serveSessions}. */
 export interface SessionServerOptions {
+  /** The password of user `postgres`, checked with SCRAM-SHA-256. Required. */
+  password: string;
   /** Interface to listen on. Default: "127.0.0.1". */
   hostname?: string;
   /** TCP port; 0 picks a free one. Default: 0. */
@@ -62,12 +99,20 @@ export interface SessionServerOptions {
   /** Largest `COPY ... FROM STDIN` accepted, in bytes; larger ones fail (SQLSTATE 57014). Default: 64 MiB. */
   copyLimitBytes?: number;
   /**
-   * How long a waiting client may wait while the session's holder sits idle inside a
-   * transaction before the waiter is refused (SQLSTATE 55P03). Default: 60000 ms.
+   * How long the session's holder may sit idle inside a transaction (or a COPY) while other
+   * clients wait: then its transaction is rolled back and it is disconnected (SQLSTATE 25P03),
+   * and the next client gets the session. Default: 60000 ms.
    */
-  idleHolderTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** How long a client may take to authenticate before it is disconnected. Default: 30000 ms. */
+  authenticationTimeoutMs?: number;
   /** Called with unexpected errors (engine failures, socket errors). Default: ignore. */
   onError?: (error: Error) => void;
+  /**
+   * Called with what an operator should know: refused logins, evicted clients, a failed
+   * session reset. Default: ignore.
+   */
+  onEvent?: (message: string) => void;
   /** Largest protocol message accepted; a client sending a longer one is refused (08P01).
    * Default: 128 MiB. */
   maxMessageBytes?: number;
@@ -96,6 +141,14 @@ interface CopyState {
 
 class Client {
   readonly reader: MessageReader;
+  /** True once the password was proven; until then only startup and SASL messages count. */
+  authenticated = false;
+  scram: ScramExchange | undefined;
+  /** The StartupMessage, run on the engine once authenticated. */
+  startup: Message | undefined;
+  params: Record<string, string> = {};
+  /** When the client last sent something or got a reply (ms since the epoch). */
+  lastActive = Date.now();
   readonly inbox: Message[] = [];
   readonly statements = new Set<string>();
   readonly copyPortals = new Map<string, boolean>();
@@ -107,10 +160,21 @@ class Client {
   holding = false;
   closed = false;
   started = false;
-  constructor(readonly socket: Socket, readonly prefix: string, maxMessageBytes?: number) {
-    this.reader = new MessageReader(
-      maxMessageBytes === undefined ? {} : { maxMessageBytes },
-    );
+  constructor(readonly socket: Socket, readonly id: number) {
+    // SASL messages are small: nothing large is buffered before the password is proven.
+    this.reader = new MessageReader({ maxMessageBytes: MAX_STARTUP_BYTES });
+  }
+
+  get prefix(): string {
+    return `c${this.id}_`;
+  }
+
+  /** `connection 3 (application "psql")`, for the server's events. */
+  get label(): string {
+    const application = this.params.application_name;
+    return `connection ${this.id}${
+      application ? ` (application ${JSON.stringify(application)})` : ""
+    }`;
   }
 
   write(bytes: Uint8Array): void {
@@ -123,15 +187,21 @@ class Client {
  */
 export async function serveSessions(
   engine: ProtocolEngine,
-  options: SessionServerOptions = {},
+  options: SessionServerOptions,
 ): Promise<SessionServer> {
   const hostname = options.hostname ?? "127.0.0.1";
   const copyLimit = options.copyLimitBytes ?? DEFAULT_COPY_LIMIT;
-  const idleHolderTimeout = options.idleHolderTimeoutMs ?? 60_000;
+  const idleTimeout = options.idleInTransactionTimeoutMs ?? 60_000;
+  const authTimeout = options.authenticationTimeoutMs ?? 30_000;
   const onError = options.onError ?? (() => {});
+  const onEvent = options.onEvent ?? (() => {});
+  if (!options.password) throw new TypeError("serveSessions() needs a password");
+  const verifier = scramVerifier(options.password);
   const clients = new Set<Client>();
   const waiting: Client[] = [];
   let owner: Client | undefined;
+  /** The client whose messages the session ran last (its settings are the session's). */
+  let lastUser: Client | undefined;
   let running = false;
   let fatal: Error | undefined;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -150,27 +220,42 @@ export async function serveSessions(
     }
   };
 
+  /** Sends a FATAL error and closes the connection. */
   const refuse = (client: Client, code: string, text: string) => {
-    client.write(errorResponse(code, text));
+    client.write(errorResponse(code, text, { fatal: true }));
     client.closed = true;
     client.socket.end();
+  };
+
+  /** The session's holder is idle in a transaction while others wait: roll it back, drop it. */
+  const evict = (client: Client) => {
+    const seconds = ((Date.now() - client.lastActive) / 1000).toFixed(1);
+    onEvent(
+      `closed ${client.label}: idle in a transaction for ${seconds} s while ${waiting.length} ` +
+        `other connection(s) waited; its transaction was rolled back`,
+    );
+    refuse(
+      client,
+      "25P03",
+      `terminating connection due to idle-in-transaction timeout: the embedded PostgreSQL runs ` +
+        `one session at a time and other connections waited; commit sooner`,
+    );
+    client.copy = undefined;
+    void pump();
   };
 
   const armIdleTimer = () => {
     clearTimeout(idleTimer);
     idleTimer = undefined;
-    if (!owner || owner.inbox.length > 0 || waiting.length === 0) return;
+    const holder = owner;
+    if (!holder || running || holder.inbox.length > 0 || waiting.length === 0) return;
+    const delay = Math.max(0, holder.lastActive + idleTimeout - Date.now());
     idleTimer = setTimeout(() => {
-      for (const client of waiting.splice(0)) {
-        refuse(
-          client,
-          "55P03",
-          `the embedded PostgreSQL runs one session at a time and another connection has been ` +
-            `idle in a transaction for ${Math.round(idleHolderTimeout / 1000)} s; ` +
-            `use one connection (postgres.js max: 1) or commit sooner`,
-        );
-      }
-    }, idleHolderTimeout);
+      idleTimer = undefined;
+      if (owner !== holder || running || holder.inbox.length > 0 || waiting.length === 0) return;
+      if (Date.now() - holder.lastActive < idleTimeout) return armIdleTimer();
+      evict(holder);
+    }, delay);
   };
 
   /** Releases the session held by a client that went away: ends its statements and transaction. */
@@ -180,6 +265,81 @@ export async function serveSessions(
     if (lastReadyStatus(reply) !== "I") {
       await run(query("rollback"));
     }
+    client.statements.clear();
+    // The last connection gone: nothing of any session survives it (advisory locks included).
+    if (clients.size === 0) {
+      await run(query("discard all"));
+      lastUser = undefined;
+    }
+  };
+
+  /** Resets the session before `client` takes it over from another client. */
+  const handOver = async (client: Client) => {
+    if (lastUser && lastUser !== client) {
+      const reply = await run(query(HANDOVER_RESET));
+      const failed = [...backendMessages(reply)].find((m) => m.type === "E");
+      if (failed) {
+        onEvent(`could not reset the session for ${client.label}: ${errorText(failed)}`);
+      }
+    }
+    lastUser = client;
+  };
+
+  /** Handles a message of a client not yet authenticated (startup, then SCRAM). */
+  const authenticate = (client: Client, msg: Message) => {
+    if (msg.type === "") {
+      const code = startupCode(msg);
+      if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+        client.write(new Uint8Array([0x4e]));
+      } else if (code === CANCEL_REQUEST) {
+        client.closed = true;
+        client.socket.end();
+      } else if (code !== PROTOCOL_3 || client.startup) {
+        refuse(client, "08P01", `unsupported frontend protocol ${code >> 16}.${code & 0xffff}`);
+      } else {
+        client.startup = msg;
+        client.params = startupParams(msg);
+        client.scram = new ScramExchange(verifier);
+        client.write(authentication(10, encoder.encode(`${SCRAM_SHA_256}\0\0`)));
+      }
+      return;
+    }
+    const scram = client.scram;
+    if (msg.type === "X") {
+      client.closed = true;
+      return client.socket.end();
+    }
+    if (msg.type !== "p" || !scram) {
+      return refuse(client, "08P01", "expected a password response (SCRAM-SHA-256)");
+    }
+    const user = client.params.user ?? "";
+    try {
+      if (!scram.challenged) {
+        const { mechanism, data } = saslResponse(msg, true);
+        if (mechanism !== SCRAM_SHA_256) {
+          return refuse(client, "28000", `unsupported SASL mechanism "${mechanism}"`);
+        }
+        client.write(authentication(11, encoder.encode(scram.first(data))));
+        return;
+      }
+      const final = scram.final(saslResponse(msg, false).data);
+      if (final === undefined || user !== USER) {
+        // Client-chosen text goes into the log JSON-quoted: a newline cannot forge a line.
+        onEvent(
+          `refused a connection: password authentication failed for user ${JSON.stringify(user)}`,
+        );
+        return refuse(client, "28P01", `password authentication failed for user "${user}"`);
+      }
+      client.write(authentication(12, encoder.encode(final)));
+    } catch (error) {
+      if (!(error instanceof ScramError)) throw error;
+      return refuse(client, "08P01", error.message);
+    }
+    client.authenticated = true;
+    client.scram = undefined;
+    client.reader.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    // The engine answers the StartupMessage with AuthenticationOk and the session parameters.
+    client.inbox.push(client.startup!);
   };
 
   /** Takes the next runnable batch of `client`'s messages, or undefined when it must wait. */
@@ -274,7 +434,9 @@ export async function serveSessions(
         const client = owner;
         if (client.closed) {
           owner = undefined;
-          if (client.started) await cleanUp(client);
+          const used = client.started && client.authenticated;
+          client.started = false;
+          if (used) await cleanUp(client);
           continue;
         }
         const batch = takeBatch(client);
@@ -285,9 +447,11 @@ export async function serveSessions(
           owner = undefined;
           continue;
         }
+        await handOver(client);
         let reply = await run(batch.input);
         if (batch.dropCopyIn) reply = withoutFirst(reply, "G");
         client.started = true;
+        client.lastActive = Date.now();
         client.write(reply);
         client.holding = !endsIdle(reply);
         if (!client.copy && !client.holding) {
@@ -305,10 +469,17 @@ export async function serveSessions(
 
   const onConnection = (socket: Socket) => {
     socket.setNoDelay(true);
-    const client = new Client(socket, `c${nextId++}_`, options.maxMessageBytes);
+    const client = new Client(socket, nextId++);
     clients.add(client);
     if (fatal) return refuse(client, "57P01", `embedded PostgreSQL stopped: ${fatal.message}`);
+    const authTimer = setTimeout(() => {
+      if (!client.authenticated && !client.closed) {
+        refuse(client, "08006", "authentication timed out");
+      }
+    }, authTimeout);
     socket.on("data", (chunk: Uint8Array) => {
+      if (client.closed) return;
+      client.lastActive = Date.now();
       let messages: Message[];
       try {
         messages = client.reader.push(new Uint8Array(chunk));
@@ -316,25 +487,24 @@ export async function serveSessions(
         return refuse(client, "08P01", (error as Error).message);
       }
       for (const msg of messages) {
-        if (msg.type !== "") {
-          client.inbox.push(msg);
-          continue;
-        }
-        const code = startupCode(msg);
-        if (code === SSL_REQUEST || code === GSSENC_REQUEST) client.write(new Uint8Array([0x4e]));
-        else if (code === CANCEL_REQUEST) socket.end();
+        if (client.closed) return;
+        if (!client.authenticated) authenticate(client, msg);
         else client.inbox.push(msg);
       }
+      if (client.authenticated) clearTimeout(authTimer);
       if (client.inbox.length > 0 && client !== owner && !waiting.includes(client)) {
         waiting.push(client);
       }
       void pump();
     });
     const gone = () => {
+      clearTimeout(authTimer);
       if (!clients.delete(client)) return;
       client.closed = true;
       const index = waiting.indexOf(client);
       if (index !== -1) waiting.splice(index, 1);
+      // A client that used the session and left while another held it: clean up after it.
+      if (client !== owner && client.started && client.authenticated) waiting.push(client);
       void pump();
     };
     socket.on("close", gone);
@@ -368,6 +538,18 @@ export async function serveSessions(
     while (running) await new Promise((resolve) => setTimeout(resolve, 10));
   };
   return { port, hostname, close, [Symbol.asyncDispose]: close };
+}
+
+/** The message text of an ErrorResponse. */
+function errorText(msg: Message): string {
+  let offset = 5;
+  while (offset < msg.bytes.length && msg.bytes[offset] !== 0) {
+    const field = msg.bytes[offset]!;
+    const [text, next] = readCString(msg.bytes, offset + 1);
+    if (field === 0x4d) return text;
+    offset = next;
+  }
+  return "unknown error";
 }
 
 /** True when `reply` ends with ReadyForQuery 'I' (the session is free to hand over). */

@@ -13,13 +13,16 @@ export interface WorkerStart {
   dataDir: string;
   hostname: string;
   port: number;
+  password: string;
   copyLimitBytes?: number;
+  idleInTransactionTimeoutMs?: number;
 }
 
-/** What the worker posts back. */
+/** What the worker posts back ("event": something the server's operator should know). */
 export type WorkerReply =
   | { type: "ready"; port: number }
   | { type: "error"; message: string; stack?: string }
+  | { type: "event"; message: string }
   | { type: "closed" };
 
 declare const self: Worker & { close(): void };
@@ -43,7 +46,12 @@ self.onmessage = async (event: MessageEvent<WorkerStart | { type: "close" }>) =>
       server = await serveSessions(engine, {
         hostname: data.hostname,
         port: data.port,
+        password: data.password,
         ...(data.copyLimitBytes ? { copyLimitBytes: data.copyLimitBytes } : {}),
+        ...(data.idleInTransactionTimeoutMs
+          ? { idleInTransactionTimeoutMs: data.idleInTransactionTimeoutMs }
+          : {}),
+        onEvent: (message) => self.postMessage({ type: "event", message } satisfies WorkerReply),
       });
     } catch (error) {
       await engine.close();

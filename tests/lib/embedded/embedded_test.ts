@@ -27,7 +27,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 Deno.test("startEmbedded() serves queries, transactions and savepoints to postgres.js", async () => {
   await using server = await startEmbedded({ dataDir: "memory://" });
-  assert.match(server.url, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+  assert.match(server.url, /^postgres:\/\/postgres:[0-9a-f]{32}@127\.0\.0\.1:\d+\/postgres$/);
   const sql = connect(server.url, { max: 2 });
   try {
     const [row] = await sql`select ${41}::int + 1 as answer, ${"é"}::text as text`;
@@ -257,6 +257,12 @@ Deno.test("serveEmbedded() prints how to connect and serves until stopped", asyn
   await served;
   assert.equal(row?.who, "postgres");
   assert.match(lines.join("\n"), /DBeaver/);
+  // The password is shown for psql and DBeaver, and where it is kept; the headline hides it.
+  const password = new URL(url).password;
+  assert.match(password, /^[0-9a-f]{32}$/);
+  assert.match(lines.join("\n"), new RegExp(`Password: ${password}\n`));
+  assert.match(lines.join("\n"), /kept in .*pgdata\.password, readable by you only/);
+  assert.match(lines[0]!, /at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres$/);
 });
 
 Deno.test("freshDatabase() falls back to an embedded PostgreSQL when no server answers", async () => {
