@@ -30,6 +30,7 @@ import { formatProfile, profileCollection, writeProfileReports } from "../profil
 import { scaffoldCollection } from "../scaffold/mod.ts";
 import { monitorRun } from "../ops/mod.ts";
 import { checkFreshness, formatFreshness, freshnessJson, parseDuration } from "./status.ts";
+import { newSqlTest, testSql } from "./test_sql.ts";
 
 /** Every flag of the command line, declared once (node:util parseArgs options). */
 export const OPTIONS = {
@@ -49,6 +50,8 @@ export const OPTIONS = {
   "sample-size": { type: "string" },
   concurrency: { type: "string" },
   "max-age": { type: "string" },
+  new: { type: "boolean" },
+  name: { type: "string" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -71,7 +74,8 @@ interface Command {
   summary: string;
   usage: string;
   flags: (keyof Flags)[];
-  args?: number;
+  /** Positional arguments: exactly n, or [least, most]. Default: 0. */
+  args?: number | readonly [number, number];
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -167,6 +171,14 @@ export const COMMANDS: Record<string, Command> = {
     args: 1,
     run: runScaffold,
   },
+  "test-sql": {
+    summary: "Run the SQL unit tests (sql/<schema>/tests/*.yaml) in transactions that roll back",
+    usage: "test-sql [--select <names>] [--database-url <url>] [--reports <dir>]\n" +
+      "       deno task test-sql --new <collection> <_id> [--name <test name>]",
+    flags: [...COMMON, "database-url", "select", "reports", "new", "name"],
+    args: [0, 2],
+    run: runTestSql,
+  },
 };
 
 function help(): string {
@@ -229,12 +241,16 @@ export async function runCommand(
       });
     }
   }
-  const expected = command.args ?? 0;
-  if (args.length !== expected) {
+  const [least, most] = typeof command.args === "object"
+    ? command.args
+    : [command.args ?? 0, command.args ?? 0];
+  if (args.length < least || args.length > most) {
     throw new UsageError(
-      expected === 0
+      most === 0
         ? `"${name}" takes no arguments (got "${args.join(" ")}")`
-        : `"${name}" needs ${expected} argument`,
+        : least === most
+        ? `"${name}" needs ${least} argument`
+        : `"${name}" takes ${least} to ${most} arguments (got ${args.length})`,
       { hint: `usage: deno task ${command.usage}` },
     );
   }
@@ -453,6 +469,35 @@ async function runScaffold(ctx: CommandContext): Promise<number> {
     );
     return 0;
   }, { application: "lml scaffold" });
+}
+
+async function runTestSql(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  if (ctx.flags.new ? ctx.args.length !== 2 : ctx.args.length !== 0) {
+    throw new UsageError(
+      ctx.flags.new ? "--new needs <collection> <_id>" : `"test-sql" takes no arguments`,
+      { hint: `usage: deno task ${COMMANDS["test-sql"]!.usage}` },
+    );
+  }
+  if (ctx.flags.name !== undefined && !ctx.flags.new) {
+    throw new UsageError("--name goes with --new <collection> <_id>");
+  }
+  return await withDatabase(ctx, async (sql) => {
+    if (ctx.flags.new) {
+      const [collection, id] = ctx.args as [string, string];
+      return await newSqlTest(sql, config, {
+        collection,
+        id,
+        name: ctx.flags.name,
+        logger: ctx.logger,
+      });
+    }
+    return await testSql(sql, config, {
+      select: selectFlag(ctx.flags),
+      reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+      logger: ctx.logger,
+    });
+  }, { application: "lml test-sql" });
 }
 
 async function runGenerate(ctx: CommandContext): Promise<number> {
