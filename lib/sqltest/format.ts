@@ -3,6 +3,7 @@
  * (JUnit XML).
  * @module
  */
+import { xmlEscape } from "../report/mod.ts";
 import type { ActualRow, RowDiff } from "./compare.ts";
 import type { CheckOutcome, TestResult } from "./run.ts";
 import type { ExpectedRow } from "./spec.ts";
@@ -12,6 +13,7 @@ const MAX_VALUE = 120;
 
 function show(value: string | null): string {
   if (value === null) return "NULL";
+  // deno-lint-ignore no-control-regex
   const flat = value.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
   return flat.length > MAX_VALUE ? `${flat.slice(0, MAX_VALUE - 1)}…` : flat;
 }
@@ -127,13 +129,6 @@ export function formatTotals(results: readonly TestResult[]): string {
     `(${results.length} tests, ${seconds.toFixed(1)} s)`;
 }
 
-function xml(text: string): string {
-  return text
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd")
-    .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
-}
-
 /** JUnit XML of the results: one testsuite per schema, one testcase per test. */
 export function renderTestJunit(results: readonly TestResult[]): string {
   const suites = new Map<string, TestResult[]>();
@@ -152,14 +147,15 @@ export function renderTestJunit(results: readonly TestResult[]): string {
   ];
   for (const [schema, list] of suites) {
     lines.push(
-      `  <testsuite name="${xml(schema)}" tests="${list.length}" failures="${
+      `  <testsuite name="${xmlEscape(schema)}" tests="${list.length}" failures="${
         count(list, "failed")
       }" errors="${count(list, "errored")}" time="${time(list)}">`,
     );
     for (const result of list) {
       const { test } = result;
-      const attributes = `name="${xml(test.name)}" classname="${xml(`${schema}.${test.file}`)}" ` +
-        `file="${xml(test.file)}" line="${test.line}" time="${result.seconds.toFixed(3)}"`;
+      const attributes =
+        `name="${xmlEscape(test.name)}" classname="${xmlEscape(`${schema}.${test.file}`)}" ` +
+        `file="${xmlEscape(test.file)}" line="${test.line}" time="${result.seconds.toFixed(3)}"`;
       if (result.status === "passed") {
         lines.push(`    <testcase ${attributes}/>`);
         continue;
@@ -171,7 +167,7 @@ export function renderTestJunit(results: readonly TestResult[]): string {
         : `${result.error?.message.split("\n")[0] ?? "error"}`;
       lines.push(
         `    <testcase ${attributes}>`,
-        `      <${tag} message="${xml(message)}">${xml(body)}</${tag}>`,
+        `      <${tag} message="${xmlEscape(message)}">${xmlEscape(body)}</${tag}>`,
         `    </testcase>`,
       );
     }
