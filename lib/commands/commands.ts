@@ -31,6 +31,7 @@ import { scaffoldCollection } from "../scaffold/mod.ts";
 import { monitorRun } from "../ops/mod.ts";
 import { checkFreshness, formatFreshness, freshnessJson, parseDuration } from "./status.ts";
 import { newSqlTest, testSql } from "./test_sql.ts";
+import { buildDocs, serveDocs } from "../docs/mod.ts";
 
 /** Every flag of the command line, declared once (node:util parseArgs options). */
 export const OPTIONS = {
@@ -51,6 +52,7 @@ export const OPTIONS = {
   concurrency: { type: "string" },
   "max-age": { type: "string" },
   new: { type: "boolean" },
+  docs: { type: "boolean" },
   name: { type: "string" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -142,10 +144,19 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "Serve the embedded PostgreSQL on a local port for psql or DBeaver",
-    usage: "serve [--port <n>]",
-    flags: [...COMMON, "port"],
+    summary:
+      "Serve the embedded PostgreSQL on a local port for psql or DBeaver (--docs: the catalog)",
+    usage: "serve [--port <n>]   |   serve --docs [--port <n>] [--reports <dir>]",
+    flags: [...COMMON, "port", "docs", "reports"],
     run: async (ctx) => {
+      if (ctx.flags.docs) {
+        const dir = `${ctx.flags.reports ?? DEFAULTS.reportsDir}/docs`;
+        await serveDocs(dir, {
+          port: numberFlag(ctx.flags, "port", DEFAULTS.docsPort),
+          logger: ctx.logger,
+        }).finished;
+        return 0;
+      }
       await serveEmbedded({ port: numberFlag(ctx.flags, "port", SERVE_PORT) });
       return 0;
     },
@@ -170,6 +181,22 @@ export const COMMANDS: Record<string, Command> = {
     flags: [...COMMON, "database-url", "schema", "sample-size"],
     args: 1,
     run: runScaffold,
+  },
+  docs: {
+    summary: "Build the catalog site (schemas, lineage, checks, run history) into reports/docs/",
+    usage: "docs [--database-url <url>] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "reports"],
+    run: async (ctx) => {
+      const config = await ctx.config();
+      return await withDatabase(ctx, async (sql) => {
+        const result = await buildDocs(sql, config, {
+          reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+          logger: ctx.logger,
+        });
+        ctx.logger.info(`open ${result.dir}/index.html, or: deno task serve --docs`);
+        return 0;
+      }, { application: "lml docs" });
+    },
   },
   "test-sql": {
     summary: "Run the SQL unit tests (sql/<schema>/tests/*.yaml) in transactions that roll back",
