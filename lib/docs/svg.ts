@@ -228,7 +228,8 @@ export function layeredGraph(
     columns.set(layer.get(n.id)!, [...(columns.get(layer.get(n.id)!) ?? []), n]);
   }
   const boxW = 170, boxH = 44, gapX = 70, gapY = 22;
-  const height = Math.max(...[...columns.values()].map((c) => c.length)) * (boxH + gapY) + gapY;
+  const height = Math.max(...[...columns.values()].map((c) => c.length)) * (boxH + gapY) + gapY +
+    2 * LANE;
   const width = columns.size * (boxW + gapX) + gapX / 2;
   const pos = new Map<string, { x: number; y: number }>();
   for (const [l, list] of columns) {
@@ -240,6 +241,15 @@ export function layeredGraph(
   const arrows = edges.filter(([a, b]) => pos.has(a) && pos.has(b)).map(([a, b]) => {
     const p = pos.get(a)!, q = pos.get(b)!;
     const x1 = p.x + boxW, y1 = p.y + boxH / 2, x2 = q.x, y2 = q.y + boxH / 2;
+    if (layer.get(b)! - layer.get(a)! > 1) {
+      // Past the layers in between: along the free lane above (or below) every box.
+      const lane = (y1 + y2) / 2 <= height / 2 ? LANE / 2 : height - LANE / 2;
+      return `<path class="edge" d="M${x1} ${y1} C${x1 + 30} ${y1} ${x1 + 30} ${lane} ${
+        x1 + 60
+      } ${lane} L${x2 - 60} ${lane} C${x2 - 30} ${lane} ${x2 - 30} ${y2} ${
+        x2 - 6
+      } ${y2}" marker-end="url(#arrow)"/>`;
+    }
     const mid = (x1 + x2) / 2;
     return `<path class="edge" d="M${x1} ${y1} C${mid} ${y1} ${mid} ${y2} ${
       x2 - 6
@@ -263,6 +273,9 @@ export function layeredGraph(
     esc(options.title)
   }</title>${ARROW}${arrows.join("")}${boxes.join("")}</svg>`;
 }
+
+/** Room above and below the boxes of a layered graph, for edges that skip layers. */
+const LANE = 28;
 
 const ARROW =
   `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#64748b"/></marker></defs>`;
@@ -375,5 +388,5 @@ export function erDiagram(tables: ErTable[], links: ErLink[], options: { title: 
   });
   return `<svg class="er" data-chart="er" viewBox="0 0 ${width} ${height}" width="${width}" xmlns="http://www.w3.org/2000/svg"><title>${
     esc(options.title)
-  }</title>${ARROW}${boxes.join("")}${lines.join("")}</svg>`;
+  }</title>${ARROW}${lines.join("")}${boxes.join("")}</svg>`;
 }
