@@ -153,8 +153,9 @@ export function renderTestJunit(results: readonly TestResult[]): string {
     );
     for (const result of list) {
       const { test } = result;
+      const file = test.file.split("/").pop()!.replace(/\.ya?ml$/, "");
       const attributes =
-        `name="${xmlEscape(test.name)}" classname="${xmlEscape(`${schema}.${test.file}`)}" ` +
+        `name="${xmlEscape(test.name)}" classname="${xmlEscape(`${schema}.${file}`)}" ` +
         `file="${xmlEscape(test.file)}" line="${test.line}" time="${result.seconds.toFixed(3)}"`;
       if (result.status === "passed") {
         lines.push(`    <testcase ${attributes}/>`);
