@@ -4,7 +4,7 @@
  * after the load, and a swap that replaces the live table in one short transaction.
  * @module
  */
-import { LmlError, quoteIdent, type Sql } from "../lib/core/mod.ts";
+import { LmlError, quoteIdent, type Sql, STAGING_SUFFIX } from "../lib/core/mod.ts";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -15,11 +15,8 @@ import { type DocumentBatch, SourceError } from "./source.ts";
 /** How rows reach PostgreSQL. */
 export type LoadMethod = "copy" | "insert";
 
-/** Suffix of the staging table of a collection. */
-const STAGING_SUFFIX = "__next";
-
-/** Name of the staging table of `collection`. */
-function stagingName(collection: string): string {
+/** Name of the staging table of `collection` (the config refuses names it would not fit). */
+export function stagingName(collection: string): string {
   return collection + STAGING_SUFFIX;
 }
 

@@ -382,7 +382,11 @@ async function runTransform(ctx: CommandContext): Promise<number> {
         logger: ctx.logger,
         runId: monitor.runId,
       });
-      await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+      await reportRun(result, {
+        dir: ctx.flags.reports,
+        logger: ctx.logger,
+        private: config.reports?.private,
+      });
       return result;
     });
     return exitCode(result, ctx.logger);
@@ -400,7 +404,11 @@ async function runAssert(ctx: CommandContext): Promise<number> {
         logger: ctx.logger,
         runId: monitor.runId,
       });
-      await reportRun(result, { dir: ctx.flags.reports, logger: ctx.logger });
+      await reportRun(result, {
+        dir: ctx.flags.reports,
+        logger: ctx.logger,
+        private: config.reports?.private,
+      });
       return result;
     });
     return exitCode(result, ctx.logger);

@@ -12,12 +12,18 @@ import {
 } from "../core/mod.ts";
 import { type ReportPaths, writeReports } from "../report/mod.ts";
 
-/** Writes the reports of `result` (default folder "reports") and logs where they went. */
+/**
+ * Writes the reports of `result` (default folder "reports", owner-only unless `private` is
+ * false) and logs where they went.
+ */
 export async function reportRun(
   result: RunResult,
-  options: { dir?: string | undefined; logger: Logger },
+  options: { dir?: string | undefined; logger: Logger; private?: boolean | undefined },
 ): Promise<ReportPaths> {
-  const paths = await writeReports(result, { dir: options.dir ?? DEFAULTS.reportsDir });
+  const paths = await writeReports(result, {
+    dir: options.dir ?? DEFAULTS.reportsDir,
+    private: options.private,
+  });
   options.logger.info(`reports: ${paths.markdown}`, { junit: paths.junit });
   return paths;
 }

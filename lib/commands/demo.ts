@@ -93,7 +93,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     } finally {
       await sql.end({ timeout: 5 });
     }
-    const reports = await reportRun(transform, { dir: options.reportsDir, logger });
+    const reports = await reportRun(transform, {
+      dir: options.reportsDir,
+      logger,
+      private: config.reports?.private,
+    });
     if (transform.status !== "succeeded") {
       throw new RunError(`demo: the transform run failed: ${transform.error?.message}`, {
         cause: transform.error,

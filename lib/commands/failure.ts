@@ -2,7 +2,7 @@
  * How the command line reports a failure: one redacted line plus a hint, and an exit code.
  * @module
  */
-import { LmlError, redactText } from "../core/mod.ts";
+import { escapeControl, LmlError, redactText } from "../core/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -24,6 +24,6 @@ export function reportFailure(
     text += `${err.stack ?? ""}\n`;
     if (err.cause instanceof Error) text += `caused by: ${err.cause.stack ?? err.cause.message}\n`;
   }
-  write(redactText(text));
+  write(escapeControl(redactText(text)));
   return known ? err.exitCode : 1;
 }

@@ -80,7 +80,14 @@ export async function refresh(
     await Deno.mkdir(runDir, { recursive: true });
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
     const result = await run(sql, config, { ...options, runId, logger, session: lock });
-    return { ...result, reports: await reportRun(result, { dir: reportsDir, logger }) };
+    return {
+      ...result,
+      reports: await reportRun(result, {
+        dir: reportsDir,
+        logger,
+        private: config.reports?.private,
+      }),
+    };
   } finally {
     if (lock) {
       await lock`select pg_advisory_unlock_all()`.catch(() => {});
@@ -114,7 +121,7 @@ async function run(
       peakRssBytes: peakRssBytes(),
       error,
     };
-    await recordRun(sql, result, { metaSchema: config.metaSchema });
+    await recordRun(sql, result, { metaSchema: config.metaSchema, logger });
     return result;
   };
   try {

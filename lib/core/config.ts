@@ -8,6 +8,7 @@ import { CycleError, downstreamOf, topologicalOrder } from "./dag.ts";
 import { ConfigError, didYouMean, UsageError } from "./errors.ts";
 import { isIdentifier } from "./db.ts";
 import { type NotifyConfig, parseNotify, parseRetentionDays } from "./config_monitoring.ts";
+import { DEFAULT_MASKED_COLUMNS } from "./mask.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -49,7 +50,25 @@ export interface PipelineConfig {
   notify?: NotifyConfig | undefined;
   /** Days run folders and ledger rows are kept (`retention_days:`). Default: 30. */
   retentionDays?: number;
+  /** What reports may show and who may read them. Default: {@linkcode DEFAULT_REPORTS}. */
+  reports?: ReportSettings;
 }
+
+/** The `reports:` section of the config. */
+export interface ReportSettings {
+  /** Columns whose check sample values are masked (`*` wildcards), from `masked_columns`.
+   * Default: people's names and document numbers. */
+  maskedColumns: readonly string[];
+  /** Reports readable by their owner only (files 0600, folders 0700), from `private`.
+   * Default: true. */
+  private: boolean;
+}
+
+/** The report settings when the config has no `reports:` section. */
+export const DEFAULT_REPORTS: ReportSettings = {
+  maskedColumns: DEFAULT_MASKED_COLUMNS,
+  private: true,
+};
 
 /** Shows `path` relative to the working directory when it is inside it. */
 export function displayPath(path: string): string {
@@ -57,8 +76,37 @@ export function displayPath(path: string): string {
   return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-const TOP_KEYS = ["source_database", "meta_schema", "collections", "notify", "retention_days"];
+const TOP_KEYS = [
+  "source_database",
+  "meta_schema",
+  "collections",
+  "notify",
+  "retention_days",
+  "reports",
+];
+const REPORT_KEYS = ["masked_columns", "private"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
+
+/** Suffix of a collection's staging table in the raw schema while it is extracted. */
+export const STAGING_SUFFIX = "__next";
+
+/**
+ * Why `name` cannot have a staging table beside its raw table (too long once suffixed, or the
+ * staging table of another collection), or undefined when it can.
+ */
+function stagingProblem(name: string): string | undefined {
+  const limit = 63 - STAGING_SUFFIX.length;
+  if (new TextEncoder().encode(name).length > limit) {
+    return `the name is longer than ${limit} bytes, so its staging table "${name}${STAGING_SUFFIX}" ` +
+      `would exceed PostgreSQL's 63; use a shorter collection name`;
+  }
+  if (name.endsWith(STAGING_SUFFIX)) {
+    return `names ending in "${STAGING_SUFFIX}" are kept for staging tables ("${
+      name.slice(0, -STAGING_SUFFIX.length)
+    }" is staged as "${name}"); rename the collection`;
+  }
+  return undefined;
+}
 
 /** Schema of the raw documents: fixed, since the SQL files name it. */
 const RAW_SCHEMA = "lml_raw";
@@ -147,6 +195,8 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     const key = pair.key;
     const name = isScalar(key) ? String(key.value) : "";
     if (!isIdentifier(name)) fail(`invalid collection name "${name}" (must be an identifier)`, key);
+    const staging = stagingProblem(name);
+    if (staging) fail(`collection "${name}": ${staging}`, key);
     const entry = pair.value;
     if (!isMap(entry)) return fail(`collection "${name}": expected a mapping`, entry ?? key);
     checkKeys(entry, COLLECTION_KEYS, `collection "${name}"`, fail);
@@ -224,7 +274,43 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     collections: order.map((n) => byName.get(n)!),
     notify: parseNotify(root.get("notify", true), { fail, lineOf }),
     retentionDays: parseRetentionDays(root.get("retention_days", true), { fail, lineOf }),
+    reports: reportSettings(root.get("reports", true), fail),
   };
+}
+
+/** The `reports:` section: `masked_columns` (a list of column patterns) and `private`. */
+function reportSettings(
+  node: unknown,
+  fail: (message: string, node?: unknown) => never,
+): ReportSettings {
+  if (node === undefined || (isScalar(node) && node.value === null)) return DEFAULT_REPORTS;
+  if (!isMap(node)) return fail("reports: expected a mapping", node);
+  checkKeys(node, REPORT_KEYS, "reports", fail);
+  const settings = { ...DEFAULT_REPORTS };
+  const masked = node.get("masked_columns", true);
+  if (masked !== undefined) {
+    if (!isSeq(masked)) {
+      return fail("reports: masked_columns must be a list of column names", masked);
+    }
+    settings.maskedColumns = masked.items.map((item) => {
+      const value = isScalar(item) ? item.value : undefined;
+      if (typeof value !== "string" || !/^[a-z0-9_*]{1,63}$/.test(value)) {
+        return fail(
+          "reports: masked_columns entries are column names, `*` matching any characters",
+          item,
+        );
+      }
+      return value;
+    });
+  }
+  const privacy = node.get("private", true);
+  if (privacy !== undefined) {
+    if (!isScalar(privacy) || typeof privacy.value !== "boolean") {
+      return fail("reports: private must be true or false", privacy);
+    }
+    settings.private = privacy.value;
+  }
+  return settings;
 }
 
 function checkKeys(

@@ -3,6 +3,8 @@
  * @module
  */
 import postgres from "postgres";
+import { UsageError } from "./errors.ts";
+import { redactUrl } from "./redact.ts";
 
 /** A postgres.js connection pool. */
 export type Sql = postgres.Sql;
@@ -18,13 +20,22 @@ export interface ConnectOptions {
 /** Opens a pool on `url`; notices are dropped, dates stay strings where asked by the caller. */
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   guardClosedSocketWrites();
-  return postgres(url, {
-    max: options.max ?? 2,
-    onnotice: () => {},
-    connection: { application_name: options.application ?? "lml" },
-    idle_timeout: 30,
-    connect_timeout: 10,
-  });
+  try {
+    return postgres(url, {
+      max: options.max ?? 2,
+      onnotice: () => {},
+      connection: { application_name: options.application ?? "lml" },
+      idle_timeout: 30,
+      connect_timeout: 10,
+    });
+  } catch {
+    // postgres.js says `Invalid URL: '<the whole url>'`: never let that text out.
+    throw new UsageError(`cannot read the database URL ${redactUrl(url)}`, {
+      hint: "percent-encode special characters of the user and password (/ %2F, @ %40, : %3A, " +
+        "space %20)",
+      cause: new Error("the URL could not be parsed"),
+    });
+  }
 }
 
 let guarded = false;
@@ -72,12 +83,4 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-/** Returns `url` with its password replaced by `***`. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/?#@\s]*:)[^@/\s]*@/g, "$1***@");
-}
-
-/** Redacts every URL password and `password=` pair found in `text`. */
-export function redactText(text: string): string {
-  return redactUrl(text).replace(/(password\s*=\s*)('[^']*'|\S+)/gi, "$1***");
-}
+export { redactText, redactUrl } from "./redact.ts";

@@ -7,6 +7,8 @@ import type postgres from "postgres";
 import { quoteIdent, type Sql } from "./db.ts";
 import { UsageError } from "./errors.ts";
 import { hex } from "./hash.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { redactText } from "./redact.ts";
 import type { RunResult } from "./result.ts";
 
 const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
@@ -117,18 +119,69 @@ export async function startRun(
   `;
 }
 
-/** Records how a run ended, with its files and check results, outside its transaction. */
+/** Options of {@linkcode recordRun}. */
+export interface RecordRunOptions {
+  /** The meta schema. Default: "lml_meta". */
+  metaSchema?: string;
+  /** Told when the ledger could not be written in full or at all. Default: silent. */
+  logger?: Logger;
+}
+
+/**
+ * Records how a run ended, with its files and check results, outside its transaction. The
+ * ledger never changes a run's outcome: when the full record cannot be written (the run's data
+ * may already be committed), the run's status and error alone are recorded, and when even that
+ * fails the logger is told; it never rejects.
+ */
 export async function recordRun(
   sql: Sql,
   result: RunResult,
-  options: { metaSchema?: string } = {},
+  options: RecordRunOptions = {},
 ): Promise<void> {
+  const logger = options.logger ?? silentLogger;
   const meta = sql(options.metaSchema ?? "lml_meta");
+  const error = result.error ? storable(redactText(result.error.message)) : null;
+  try {
+    await recordInFull(sql, result, { meta, error });
+    return;
+  } catch (cause) {
+    logger.warn(
+      `run ${result.runId} ${result.status}, but its files and checks could not be recorded ` +
+        `in the ledger: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+  try {
+    await sql`
+      update ${meta}.runs
+      set status = ${result.status}, finished_at = clock_timestamp(), seconds = ${result.seconds},
+          error = ${error}, peak_rss_bytes = ${result.peakRssBytes}
+      where run_id = ${result.runId}
+    `;
+  } catch (cause) {
+    logger.error(
+      `run ${result.runId} ${result.status}, but the ledger could not record it: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+    );
+  }
+}
+
+/** Text PostgreSQL accepts: no NUL, no lone surrogate. */
+function storable(text: string): string {
+  return text.replaceAll("\0", "\\x00").toWellFormed();
+}
+
+/** The whole record of a run in one transaction: its row, files and checks. */
+async function recordInFull(
+  sql: Sql,
+  result: RunResult,
+  { meta, error }: { meta: postgres.Helper<string>; error: string | null },
+): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`
       update ${meta}.runs
       set status = ${result.status}, finished_at = clock_timestamp(), seconds = ${result.seconds},
-          error = ${result.error?.message ?? null}, peak_rss_bytes = ${result.peakRssBytes}
+          error = ${error}, peak_rss_bytes = ${result.peakRssBytes}
       where run_id = ${result.runId}
     `;
     if (result.files.length > 0) {

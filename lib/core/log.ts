@@ -4,6 +4,7 @@
  * @module
  */
 import { redactText } from "./db.ts";
+import { escapeControl } from "./escape.ts";
 
 /** Severity of a log line. */
 export type Level = "debug" | "info" | "warn" | "error";
@@ -54,7 +55,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
     const tag = level === "info" ? "" : `${level.toUpperCase()} `;
-    write(redactText(`${ts.slice(11, 19)} ${tag}${message}${extra ? "  " + extra : ""}`));
+    write(
+      escapeControl(redactText(`${ts.slice(11, 19)} ${tag}${message}${extra ? "  " + extra : ""}`)),
+    );
   };
   return fromLog(log, interactive);
 }
@@ -99,7 +102,7 @@ export function heartbeat(
 
 /** A logger that forwards to `logger` and also appends every line as JSON to `path`. */
 export function withLogFile(logger: Logger, path: string): Logger & Disposable {
-  const file = Deno.openSync(path, { create: true, append: true, write: true });
+  const file = Deno.openSync(path, { create: true, append: true, write: true, mode: 0o600 });
   const log = (level: Level, message: string, fields: Fields = {}) => {
     logger.log(level, message, fields);
     const line = { ts: new Date().toISOString(), level, msg: message, ...fields };

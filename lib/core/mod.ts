@@ -6,11 +6,14 @@
 export {
   type CollectionConfig,
   DEFAULT_CONFIG_PATH,
+  DEFAULT_REPORTS,
   displayPath,
   loadConfig,
   parseConfig,
   type PipelineConfig,
+  type ReportSettings,
   selectCollections,
+  STAGING_SUFFIX,
 } from "./config.ts";
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
 export {
@@ -21,6 +24,8 @@ export {
 } from "./config_monitoring.ts";
 export { connect, isIdentifier, quoteIdent, redactText, redactUrl, type Sql } from "./db.ts";
 export { DEFAULTS } from "./defaults.ts";
+export { escapeControl } from "./escape.ts";
+export { DEFAULT_MASKED_COLUMNS, isMasked, MASK, maskSamples } from "./mask.ts";
 export { setting } from "./env.ts";
 export {
   ConfigError,

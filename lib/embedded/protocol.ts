@@ -36,30 +36,61 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Largest message a {@linkcode MessageReader} accepts by default: 128 MiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+
+/** Largest startup message (PostgreSQL's own limit). */
+const MAX_STARTUP_BYTES = 10_000;
+
 /**
  * Accumulates a byte stream and yields complete messages. Before startup completes, messages
- * are untyped (length first); afterwards they start with a type byte.
+ * are untyped (length first); afterwards they start with a type byte. A message longer than
+ * the limit is refused as soon as its header arrives, and the chunks of a long message are
+ * joined once, when it is complete (linear, not quadratic, in its size).
  */
 export class MessageReader {
-  #buffer: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  /** Bytes needed before parsing again (a header, or the whole pending message). */
+  #needed = 0;
+  #max: number;
   /** True once the StartupMessage went by (typed messages follow). */
   typed = false;
 
+  constructor(options: { maxMessageBytes?: number } = {}) {
+    this.#max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
   /** Appends `chunk` and returns every message now complete. */
   push(chunk: Uint8Array): Message[] {
-    this.#buffer = this.#buffer.length ? concat([this.#buffer, chunk]) : chunk;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size < this.#needed) return [];
+    const buffer = concat(this.#chunks);
     const messages: Message[] = [];
     let offset = 0;
-    const view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.length);
+    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+    this.#needed = 0;
     while (true) {
       const header = this.typed ? 5 : 4;
-      if (this.#buffer.length - offset < header) break;
-      const length = this.typed ? view.getInt32(offset + 1) + 1 : view.getInt32(offset);
-      if (length < header || length > 1 << 30) {
-        throw new RangeError(`Invalid PostgreSQL protocol message length ${length}`);
+      if (buffer.length - offset < header) {
+        this.#needed = header;
+        break;
       }
-      if (this.#buffer.length - offset < length) break;
-      const bytes = this.#buffer.subarray(offset, offset + length);
+      const length = this.typed ? view.getInt32(offset + 1) + 1 : view.getInt32(offset);
+      const limit = this.typed ? this.#max : MAX_STARTUP_BYTES;
+      if (length < header || length > limit) {
+        throw new RangeError(
+          length < header
+            ? `Invalid PostgreSQL protocol message length ${length}`
+            : `PostgreSQL protocol message of ${length} bytes exceeds the limit of ${limit} bytes`,
+        );
+      }
+      if (buffer.length - offset < length) {
+        this.#needed = length;
+        break;
+      }
+      const bytes = buffer.subarray(offset, offset + length);
       if (this.typed) {
         messages.push({ type: String.fromCharCode(bytes[0]!), bytes });
       } else {
@@ -68,13 +99,15 @@ export class MessageReader {
       }
       offset += length;
     }
-    this.#buffer = offset === this.#buffer.length ? new Uint8Array(0) : this.#buffer.slice(offset);
+    const rest = offset === buffer.length ? undefined : buffer.slice(offset);
+    this.#chunks = rest ? [rest] : [];
+    this.#size = rest?.length ?? 0;
     return messages;
   }
 
   /** Bytes received but not yet part of a complete message. */
   get pending(): number {
-    return this.#buffer.length;
+    return this.#size;
   }
 }
 

@@ -68,6 +68,9 @@ export interface SessionServerOptions {
   idleHolderTimeoutMs?: number;
   /** Called with unexpected errors (engine failures, socket errors). Default: ignore. */
   onError?: (error: Error) => void;
+  /** Largest protocol message accepted; a client sending a longer one is refused (08P01).
+   * Default: 128 MiB. */
+  maxMessageBytes?: number;
 }
 
 /** A running server; close() disconnects clients and stops listening. */
@@ -92,7 +95,7 @@ interface CopyState {
 }
 
 class Client {
-  readonly reader = new MessageReader();
+  readonly reader: MessageReader;
   readonly inbox: Message[] = [];
   readonly statements = new Set<string>();
   readonly copyPortals = new Map<string, boolean>();
@@ -104,7 +107,11 @@ class Client {
   holding = false;
   closed = false;
   started = false;
-  constructor(readonly socket: Socket, readonly prefix: string) {}
+  constructor(readonly socket: Socket, readonly prefix: string, maxMessageBytes?: number) {
+    this.reader = new MessageReader(
+      maxMessageBytes === undefined ? {} : { maxMessageBytes },
+    );
+  }
 
   write(bytes: Uint8Array): void {
     if (!this.closed && bytes.length > 0 && !this.socket.destroyed) this.socket.write(bytes);
@@ -298,7 +305,7 @@ export async function serveSessions(
 
   const onConnection = (socket: Socket) => {
     socket.setNoDelay(true);
-    const client = new Client(socket, `c${nextId++}_`);
+    const client = new Client(socket, `c${nextId++}_`, options.maxMessageBytes);
     clients.add(client);
     if (fatal) return refuse(client, "57P01", `embedded PostgreSQL stopped: ${fatal.message}`);
     socket.on("data", (chunk: Uint8Array) => {

@@ -3,7 +3,7 @@
  * reports/profile_<collection>.md and .json.
  * @module
  */
-import { DEFAULTS, truncate } from "../core/mod.ts";
+import { DEFAULTS, escapeControl, truncate } from "../core/mod.ts";
 import type { CollectionProfile, FieldProfile } from "./types.ts";
 
 /** Options of {@linkcode formatProfile}. */
@@ -72,7 +72,7 @@ export function formatProfile(
       String(f.distinct),
       rangeCell(f),
       f.examples.join(" "),
-    ].map((cell) => truncate(cell, maxCell))
+    ].map((cell) => truncate(oneLine(cell), maxCell))
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
@@ -89,19 +89,19 @@ export function formatProfile(
   if (hinted.length > 0) {
     out.push("", "hints:");
     for (const f of hinted) {
-      for (const h of f.hints) out.push(`  ${f.path}: ${h.message}`);
+      for (const h of f.hints) out.push(`  ${oneLine(f.path)}: ${oneLine(h.message)}`);
     }
   }
   if (collapsed.size > 0) {
-    const list = [...collapsed].map(([path, n]) => `${path} (${n})`).join(", ");
+    const list = [...collapsed].map(([path, n]) => `${oneLine(path)} (${n})`).join(", ");
     out.push("", `paths inside variable structures are in the JSON report: ${list}`);
   }
   return out.join("\n") + "\n";
 }
 
 /** Renders the profile as a Markdown document. */
-function profileMarkdown(profile: CollectionProfile): string {
-  const esc = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
+export function profileMarkdown(profile: CollectionProfile): string {
+  const esc = (s: string) => oneLine(s.replaceAll("|", "\\|"));
   const out = [
     `# Profile of ${profile.collection}`,
     "",
@@ -172,9 +172,15 @@ export async function writeProfileReports(
   const base = `${dir.replace(/\/+$/, "")}/profile_${profile.collection}`;
   const markdown = `${base}.md`;
   const json = `${base}.json`;
-  await Deno.writeTextFile(markdown, profileMarkdown(profile));
-  await Deno.writeTextFile(json, JSON.stringify(profile, null, 2) + "\n");
+  // Owner-only: the examples are real values, personal data among them.
+  await Deno.writeTextFile(markdown, profileMarkdown(profile), { mode: 0o600 });
+  await Deno.writeTextFile(json, JSON.stringify(profile, null, 2) + "\n", { mode: 0o600 });
   return { markdown, json };
+}
+
+/** Text on one terminal line: breaks and escape sequences shown as `\xNN`, never run. */
+function oneLine(text: string): string {
+  return escapeControl(text, { newlines: false });
 }
 
 function fmtPct(n: number): string {

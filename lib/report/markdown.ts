@@ -3,6 +3,7 @@
  * @module
  */
 import { type RunResult, truncate } from "../core/mod.ts";
+import { markdownCode, markdownFence, markdownInline } from "./markdown_text.ts";
 
 function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -18,8 +19,7 @@ function cell(value: unknown, max = 80): string {
     : typeof value === "string"
     ? value
     : JSON.stringify(value);
-  const short = truncate(text, max);
-  return short.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+  return markdownInline(truncate(text, max));
 }
 
 function verdict(result: RunResult): string {
@@ -27,17 +27,19 @@ function verdict(result: RunResult): string {
     const warned = result.checks.filter((c) => c.status !== "passed");
     return `**Succeeded.** ${result.checks.length} checks ran` +
       (warned.length
-        ? `; ${warned.length} warnings (${warned.map((c) => c.name).join(", ")}).`
+        ? `; ${warned.length} warnings (${warned.map((c) => markdownInline(c.name)).join(", ")}).`
         : "; all passed.");
   }
   if (result.failedChecks.length > 0) {
     const n = result.failedChecks.length;
     const rolledBack = result.command === "assert" ? "" : " (rolled back)";
     return `**Failed**${rolledBack}: ${n} error ${n === 1 ? "check" : "checks"} did not pass: ` +
-      result.failedChecks.map((n) => `\`${n}\``).join(", ") + ".";
+      result.failedChecks.map((n) => markdownCode(n)).join(", ") + ".";
   }
   const first = result.error?.message.split("\n")[0] ?? "unknown error";
-  return `**Failed**${result.command === "assert" ? "" : " (rolled back)"}: ${first}`;
+  return `**Failed**${result.command === "assert" ? "" : " (rolled back)"}: ${
+    markdownInline(first)
+  }`;
 }
 
 /** The report.md text: verdict first, then checks, files, tables, extraction, graph. */
@@ -54,9 +56,9 @@ export function renderMarkdown(result: RunResult): string {
     "",
   );
   if (result.error && result.failedChecks.length === 0) {
-    out.push("## Error", "", "```text", result.error.message, "```", "");
+    out.push("## Error", "", ...markdownFence(result.error.message), "");
     const hint = (result.error as { hint?: unknown }).hint;
-    if (typeof hint === "string" && hint) out.push(`Hint: ${hint}`, "");
+    if (typeof hint === "string" && hint) out.push(`Hint: ${markdownInline(hint)}`, "");
   }
   if (result.checks.length > 0) {
     out.push("## Checks", "");
@@ -80,9 +82,14 @@ export function renderMarkdown(result: RunResult): string {
     out.push("");
     for (const c of sorted) {
       if (c.status === "passed") continue;
-      out.push(`### ${c.name} — ${c.status} (${c.severity})`, "", c.description, "");
+      out.push(
+        `### ${markdownInline(c.name)} — ${c.status} (${c.severity})`,
+        "",
+        markdownInline(c.description),
+        "",
+      );
       if (c.error) {
-        out.push("```text", c.error, "```", "");
+        out.push(...markdownFence(c.error), "");
         continue;
       }
       out.push(`${c.offending} offending rows; ${c.samples.length} shown.`, "");
@@ -115,7 +122,7 @@ export function renderMarkdown(result: RunResult): string {
       "",
     );
     out.push("| table | rows |", "|---|---:|");
-    for (const t of result.tables) out.push(`| ${t.schema}.${t.table} | ${t.rows} |`);
+    for (const t of result.tables) out.push(`| ${cell(`${t.schema}.${t.table}`)} | ${t.rows} |`);
     out.push("");
   }
   if (result.extract.length > 0) {
@@ -124,13 +131,13 @@ export function renderMarkdown(result: RunResult): string {
     out.push("|---|---|---:|---:|---:|---:|---|");
     for (const e of result.extract) {
       out.push(
-        `| ${e.collection} | ${e.status} | ${e.documents} | ${
+        `| ${cell(e.collection)} | ${e.status} | ${e.documents} | ${
           formatBytes(e.bytes)
         } | ${e.anomalies} | ${e.seconds.toFixed(1)} | ${cell(e.error ?? "")} |`,
       );
     }
     out.push("");
   }
-  out.push("## Dependency graph", "", "```mermaid", result.graph, "```", "");
+  out.push("## Dependency graph", "", ...markdownFence(result.graph, "mermaid"), "");
   return out.join("\n");
 }

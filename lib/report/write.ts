@@ -20,10 +20,11 @@
  * ```
  * @module
  */
-import { checkRunId, DEFAULTS, type RunResult } from "../core/mod.ts";
+import { checkRunId, DEFAULTS, redactText, type RunResult } from "../core/mod.ts";
 import { renderJson } from "./json.ts";
 import { renderJunit } from "./junit.ts";
 import { renderMarkdown } from "./markdown.ts";
+import { redactResult } from "./redact_result.ts";
 
 /** Files written by {@linkcode writeReports}. */
 export interface ReportPaths {
@@ -41,6 +42,9 @@ export interface ReportPaths {
 export interface ReportOptions {
   /** Reports folder. Default: "reports". */
   dir?: string;
+  /** Readable by the owner only: files 0600, folders 0700 (samples may hold personal data).
+   * Default: true. */
+  private?: boolean | undefined;
 }
 
 /** Writes report.md, junit.xml and report.json into `dir` and `dir/runs/<run_id>/`. */
@@ -51,16 +55,29 @@ export async function writeReports(
   const dir = (options.dir ?? DEFAULTS.reportsDir).replace(/\/+$/, "") || ".";
   checkRunId(result.runId);
   const runDir = `${dir}/runs/${result.runId}`;
-  await Deno.mkdir(runDir, { recursive: true });
+  const owner = options.private ?? true;
+  const created = await Deno.stat(dir).then(() => false, () => true);
+  await Deno.mkdir(runDir, { recursive: true, ...(owner ? { mode: 0o700 } : {}) });
+  if (owner) {
+    // The reports folder itself only when made here: it may be a shared one, e.g. ".".
+    for (const folder of [...(created ? [dir] : []), `${dir}/runs`, runDir]) {
+      await Deno.chmod(folder, 0o700);
+    }
+  }
+  const write = async (path: string, text: string) => {
+    await Deno.writeTextFile(path, text, owner ? { mode: 0o600 } : {});
+    if (owner) await Deno.chmod(path, 0o600);
+  };
+  const shown = redactResult(result);
   const contents: [string, string][] = [
-    ["report.md", renderMarkdown(result)],
-    ["junit.xml", renderJunit(result)],
-    ["report.json", JSON.stringify(renderJson(result), null, 2) + "\n"],
+    ["report.md", renderMarkdown(shown)],
+    ["junit.xml", redactText(renderJunit(shown))],
+    ["report.json", redactText(JSON.stringify(renderJson(shown), null, 2)) + "\n"],
   ];
   for (const [name, text] of contents) {
-    await Deno.writeTextFile(`${runDir}/${name}`, text);
+    await write(`${runDir}/${name}`, text);
     const temporary = `${dir}/.${name}.${result.runId}.tmp`;
-    await Deno.writeTextFile(temporary, text);
+    await write(temporary, text);
     await Deno.rename(temporary, `${dir}/${name}`);
   }
   return {

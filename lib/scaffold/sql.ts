@@ -4,6 +4,7 @@
  * Pure: returns file names and texts.
  * @module
  */
+import { inertDraft, sqlLiteral } from "./inert.ts";
 import type { CollectionDraft, ColumnDraft, TableDraft } from "./model.ts";
 
 /** One file of the draft, relative to sql/<schema>/. */
@@ -27,7 +28,7 @@ export interface RenderOptions {
 
 /** A SQL string literal. */
 function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
+  return sqlLiteral(text);
 }
 
 /** `base -> 'a' -> 'b'`. */
@@ -118,7 +119,8 @@ function mongoPath(path: string): string {
 }
 
 /** Renders every file of the draft. */
-export function renderDraft(draft: CollectionDraft, options: RenderOptions = {}): DraftFile[] {
+export function renderDraft(raw: CollectionDraft, options: RenderOptions = {}): DraftFile[] {
+  const draft = inertDraft(raw);
   const n = names(draft, options);
   const files: DraftFile[] = [
     { path: "010_tables.sql", text: renderTables(draft, n) },

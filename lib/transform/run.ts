@@ -11,11 +11,13 @@ import {
   type CheckResult,
   checkRunId,
   type CollectionConfig,
+  DEFAULT_REPORTS,
   DEFAULTS,
   ensureMeta,
   type FileResult,
   heartbeat,
   type Logger,
+  maskSamples,
   newRunId,
   newRunResult,
   peakRssBytes,
@@ -74,8 +76,9 @@ export interface TransformResult extends RunResult {
  * error checks (`failedChecks`), a SqlFileError (`sql/<schema>/<file>.sql:LINE:COL: message`),
  * a LockTimeoutError, or any other error that happened during the run. Either way everything
  * was rolled back and the ledger (runs, run_files, check_results) is written before it
- * resolves. It rejects only when the run cannot start (ConfigError for bad check files,
- * UsageError for an unknown selection, connection errors) or the ledger cannot be written. A
+ * resolves; a ledger that cannot be written after the run is logged and never changes the
+ * outcome (a committed run stays "succeeded"). It rejects only when the run cannot start
+ * (ConfigError for bad check files, UsageError for an unknown selection, connection errors). A
  * dry run resolves with status "planned" and `plan`, touching nothing. The pool needs two
  * connections (one for the transaction, one for the ledger and lock diagnostics).
  */
@@ -157,7 +160,7 @@ export async function runTransforms(
   }
   result.files.push(...checkFileResults(layout, result.checks, { ranOnly: true }));
   finish(result, clock);
-  await recordRun(sql, result, { metaSchema: config.metaSchema });
+  await recordRun(sql, result, { metaSchema: config.metaSchema, logger });
   logger.info(`${command} ${runId} ${result.status}`, { seconds: Math.round(result.seconds) });
   return result;
 }
@@ -207,7 +210,7 @@ export async function runChecks(
   }
   result.files = checkFileResults(layout, result.checks, { ranOnly: false });
   finish(result, clock);
-  await recordRun(sql, result, { metaSchema: config.metaSchema });
+  await recordRun(sql, result, { metaSchema: config.metaSchema, logger });
   return result;
 }
 
@@ -221,7 +224,10 @@ async function checkAndCount(
     ...(await derivedChecks(tx, config, { collections: options.collections })),
     ...fileChecks(options.layout.checks),
   ];
-  const checks = await runCheckList(tx, list, { logger: options.logger });
+  const checks = maskSamples(
+    await runCheckList(tx, list, { logger: options.logger }),
+    (config.reports ?? DEFAULT_REPORTS).maskedColumns,
+  );
   return {
     checks,
     failedChecks: checks

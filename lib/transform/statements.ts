@@ -1,6 +1,8 @@
 /**
  * The statement runner: runs SQL statements inside the run's transaction, each in a savepoint
- * so a failure is located, retrying lock timeouts and naming the sessions that held the lock.
+ * so a failure is located, retrying lock timeouts and naming the sessions that held the lock
+ * (by pid, user, application and state: other sessions' query text is never quoted, it may
+ * hold anything, passwords included).
  * @module
  */
 import type postgres from "postgres";
@@ -18,8 +20,8 @@ export interface BlockingSession {
   application: string | null;
   /** state, e.g. "idle in transaction". */
   state: string | null;
-  /** Its current or last query (shortened). */
-  query: string | null;
+  /** When it started its transaction (null outside one). */
+  since: Date | null;
 }
 
 /** A statement could not get its locks within the lock timeout, retries included. */
@@ -35,9 +37,11 @@ export class LockTimeoutError extends RunError {
   ) {
     const who = blockers.length
       ? blockers.map((b) =>
-        `pid ${b.pid} (user ${b.user ?? "?"}, application "${b.application ?? ""}", state ${
-          b.state ?? "?"
-        }, query: ${JSON.stringify(b.query ?? "")})`
+        `pid ${b.pid} (user ${b.user ?? "?"}, application ${
+          JSON.stringify(b.application ?? "")
+        }, state ${b.state ?? "?"}${
+          b.since ? `, in a transaction since ${b.since.toISOString()}` : ""
+        })`
       ).join("; ")
       : "a session that had finished by the time it was looked up";
     super(
@@ -212,7 +216,7 @@ export class StatementRunner {
       if (pending) return;
       pending = this.#sql<BlockingSession[]>`
         select pid, usename as user, application_name as application, state,
-               left(query, 300) as query
+               xact_start as since
         from pg_stat_activity
         where pid = any(pg_blocking_pids(${this.#pid}::int))
         order by pid
@@ -241,7 +245,7 @@ export class StatementRunner {
       return [
         ...(await this.#sql<BlockingSession[]>`
         select a.pid, a.usename as user, a.application_name as application, a.state,
-               left(a.query, 300) as query
+               a.xact_start as since
         from pg_stat_activity a
         where a.pid <> ${this.#pid}::int and a.pid in (
           select l.pid from pg_locks l
