@@ -3,7 +3,14 @@
  * fetched from outside), and a small static server for it (`deno task serve --docs`).
  * @module
  */
-import { DEFAULTS, type Logger, type PipelineConfig, silentLogger, type Sql } from "../core/mod.ts";
+import {
+  DEFAULT_REPORTS,
+  DEFAULTS,
+  type Logger,
+  type PipelineConfig,
+  silentLogger,
+  type Sql,
+} from "../core/mod.ts";
 import { SCRIPT, STYLE } from "./assets.ts";
 import { lineageGraph } from "./lineage.ts";
 import { collectModel, type DocsModel } from "./model.ts";
@@ -85,17 +92,26 @@ export async function buildDocs(
     JSON.stringify({ index, lineage }).replace(/</g, "\\u003c")
   };\n`;
 
+  // Check samples may hold personal data: owner-only, as the other reports (reports.private).
+  const owner = (config.reports ?? DEFAULT_REPORTS).private;
   const dir = `${reportsDir}/docs`;
   const staging = `${reportsDir}/.docs.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.mkdir(`${staging}/assets`, { recursive: true });
+  await Deno.mkdir(`${staging}/assets`, { recursive: true, ...(owner ? { mode: 0o700 } : {}) });
   try {
+    if (owner) {
+      for (const folder of [staging, `${staging}/assets`]) await Deno.chmod(folder, 0o700);
+    }
     const files: Page[] = [
       ...pages,
       { path: "assets/style.css", html: STYLE },
       { path: "assets/app.js", html: SCRIPT },
       { path: "assets/data.js", html: data },
     ];
-    for (const file of files) await Deno.writeTextFile(`${staging}/${file.path}`, file.html);
+    for (const file of files) {
+      const path = `${staging}/${file.path}`;
+      await Deno.writeTextFile(path, file.html, owner ? { mode: 0o600 } : {});
+      if (owner) await Deno.chmod(path, 0o600);
+    }
     await Deno.remove(dir, { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });

@@ -6,8 +6,11 @@
  */
 import {
   type CollectionConfig,
+  DEFAULT_REPORTS,
   displayPath,
+  isMasked,
   listTables,
+  MASK,
   type PipelineConfig,
   quoteIdent,
   type Sql,
@@ -226,6 +229,15 @@ export async function collectModel(
     order by p.proname
   `;
   const ledger = await readLedger(sql, config, limit);
+  // Samples recorded before masking existed are masked here too.
+  const masked = (config.reports ?? DEFAULT_REPORTS).maskedColumns;
+  for (const check of ledger.checks) {
+    check.samples = check.samples.map((s) =>
+      Object.fromEntries(
+        Object.entries(s).map(([k, v]) => [k, v !== null && isMasked(k, masked) ? MASK : v]),
+      )
+    );
+  }
   const reports = await readReports(reportsDir, limit);
   return {
     generatedAt: new Date().toISOString(),

@@ -7,9 +7,11 @@ import type postgres from "postgres";
 import {
   type CheckResult,
   type CollectionConfig,
+  DEFAULT_REPORTS,
   didYouMean,
   displayPath,
   type Logger,
+  maskSamples,
   type PipelineConfig,
   quoteIdent,
   selectCollections,
@@ -246,7 +248,10 @@ async function compareChecks(
       );
     }
   }
-  const results = await runCheckList(tx, list);
+  const results = maskSamples(
+    await runCheckList(tx, list),
+    (config.reports ?? DEFAULT_REPORTS).maskedColumns,
+  );
   const outcomes: CheckOutcome[] = [];
   for (const [k, actual] of results.entries()) {
     const expected = test.checks.find((c) => c.name === actual.name);

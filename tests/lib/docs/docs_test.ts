@@ -194,6 +194,10 @@ Deno.test("deno task docs after the demo: every table and column, keys, lineage,
   assert.ok((runs.match(/<rect class="bar"/g) ?? []).length >= 4, "two runs, stages stacked");
   assert.match(runs, /No drift report was recorded for the last run/);
 
+  // Owner-only, as every report (reports.private defaults to true): samples may be personal.
+  assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+  assert.equal((await Deno.stat(`${dir}/checks.html`)).mode! & 0o777, 0o600);
+
   // Nothing is fetched from outside: no URL to another host in any file.
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile) continue;
