@@ -281,3 +281,31 @@ Deno.test({
     assert.deepEqual(await namespaces(), namesBefore);
   },
 });
+
+Deno.test("rows compare in any order unless the table asks for an order", async () => {
+  await using db = await freshDatabase();
+  const layout = await discoverFiles(config);
+  const phones = (order: string) => `
+t:
+  given:
+    lml_people_mesa4core:
+      - {"_id": "p", "phones": [{"number": "1"}, {"number": "2"}, {"number": "3"}]}
+  expect:
+    phones:${order}
+`;
+  const rows = (numbers: string[], indent: string) =>
+    numbers.map((n) => `\n${indent}- {number: "${n}"}`).join("");
+  const [any] = await runSqlTests(db.sql, config, [test(phones(rows(["3", "1", "2"], "      ")))], {
+    layout,
+  });
+  assert.equal(any!.status, "passed", formatResult(any!));
+  const ordered = `\n      ordered: true\n      rows:${rows(["3", "1", "2"], "        ")}`;
+  const [wrong] = await runSqlTests(db.sql, config, [test(phones(ordered))], { layout });
+  assert.equal(wrong!.status, "failed");
+  assert.match(formatResult(wrong!), /number\s+3 → 1/);
+  const byPosition = `\n      order_by: [position]\n      rows:${
+    rows(["1", "2", "3"], "        ")
+  }`;
+  const [right] = await runSqlTests(db.sql, config, [test(phones(byPosition))], { layout });
+  assert.equal(right!.status, "passed", formatResult(right!));
+});
