@@ -37,7 +37,8 @@ export async function testSql(
   if (tests.length === 0) {
     options.logger.warn("no SQL unit tests found (sql/<schema>/tests/*.yaml)");
   }
-  const results = await runSqlTests(sql, config, tests, {
+  const results = await runSqlTests(sql, config, {
+    tests,
     logger: options.logger,
     onResult: (result) => print(formatResult(result)),
   });

@@ -118,18 +118,26 @@ export interface CompareOptions {
   orderBy?: readonly string[];
 }
 
+/** What {@linkcode compareRows} compares. */
+export interface CompareTarget {
+  /** SQL text of a table or view, quoted and qualified. */
+  relation: string;
+  /** Its columns ({@linkcode columnsOf}). */
+  columns: readonly ColumnInfo[];
+  /** The rows it must hold. */
+  rows: readonly ExpectedRow[];
+}
+
 /**
- * Compares the rows of `relation` (SQL text of a table or view, quoted) whose columns are
- * `columns` with `expected`. Throws TestFileError for a column the relation lacks or a value
- * its type cannot hold, at the line of the cell.
+ * Compares the rows of `target.relation` with `target.rows`. Throws TestFileError for a
+ * column the relation lacks or a value its type cannot hold, at the line of the cell.
  */
 export async function compareRows(
   tx: postgres.TransactionSql,
-  relation: string,
-  columns: readonly ColumnInfo[],
-  expected: readonly ExpectedRow[],
+  target: CompareTarget,
   options: CompareOptions,
 ): Promise<RowDiff> {
+  const { relation, columns, rows: expected } = target;
   const types = new Map(columns.map((c) => [c.name, c.type]));
   const named: string[] = [];
   for (const row of expected) {

@@ -21,7 +21,7 @@ import {
 import { derivedChecks, discoverFiles, fileChecks, runCheckList } from "../transform/mod.ts";
 import { canonical, type ColumnInfo, columnsOf, primaryKeyOf } from "./compare.ts";
 import { formatResult } from "./format.ts";
-import { runSqlTest, testsDir } from "./run.ts";
+import { runSqlTests, testsDir } from "./run.ts";
 import { buildOrder, inSandbox } from "./sandbox.ts";
 import { parseTestFile, type SqlTest } from "./spec.ts";
 
@@ -114,7 +114,7 @@ export async function createTest(
   const file = displayPath(path);
   const [draft] = parseTestFile(head, file, { config, collection });
   const layout = await discoverFiles(config);
-  const captured = await inSandbox({ sql, config, layout, logger }, draft!, async (tx) => {
+  const captured = await inSandbox({ sql, config, layout, logger, test: draft! }, async (tx) => {
     const tables = [];
     for (const table of await listTables(tx, [collection.schema])) {
       const relation = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
@@ -163,12 +163,12 @@ export async function createTest(
   const text = lines.join("\n") + "\n";
 
   const [test] = parseTestFile(text, file, { config, collection });
-  const verdict = await runSqlTest(sql, config, test as SqlTest, { layout, logger });
+  const [verdict] = await runSqlTests(sql, config, { tests: [test as SqlTest], layout, logger });
   await Deno.mkdir(testsDir(config, collection), { recursive: true });
   await Deno.writeTextFile(path, text, { createNew: true });
-  if (verdict.status !== "passed") {
+  if (verdict!.status !== "passed") {
     throw new LmlError(
-      `${file} was written but does not pass as written:\n${formatResult(verdict)}`,
+      `${file} was written but does not pass as written:\n${formatResult(verdict!)}`,
       { hint: "fix the rows it expects by hand" },
     );
   }

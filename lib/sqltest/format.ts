@@ -26,8 +26,9 @@ function actualRowText(row: ActualRow, columns: readonly string[]): string {
   return columns.map((name) => `${name}=${show(row[name] ?? null)}`).join(", ");
 }
 
-/** The lines of a diff, indented by `indent`. */
-export function formatDiff(diff: RowDiff, file: string, indent = "    "): string[] {
+/** The lines of a diff, indented by four spaces. */
+function formatDiff(diff: RowDiff, file: string): string[] {
+  const indent = "    ";
   const lines: string[] = [];
   for (const change of diff.changed) {
     lines.push(`${indent}row at ${file}:${change.expected.line} differs:`);

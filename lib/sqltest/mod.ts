@@ -9,7 +9,6 @@ export { formatResult, formatTotals, renderTestJunit } from "./format.ts";
 export {
   type CheckOutcome,
   findTests,
-  runSqlTest,
   runSqlTests,
   type TableOutcome,
   type TestResult,

@@ -124,7 +124,11 @@ export async function findTests(
 
 /** Options of {@linkcode runSqlTests}. */
 export interface RunTestsOptions {
-  /** Progress lines. Default: silent. */
+  /** The tests to run. Default: those {@linkcode findTests} finds for `select`. */
+  tests?: readonly SqlTest[];
+  /** Collection or schema names, when `tests` is not given. Default: all. */
+  select?: readonly string[];
+  /** Lock waits. Default: silent. */
   logger?: Logger;
   /** Called after each test. */
   onResult?: (result: TestResult) => void;
@@ -132,18 +136,18 @@ export interface RunTestsOptions {
   layout?: SqlLayout;
 }
 
-/** Runs `tests` one after the other, each in its own rolled-back sandbox. */
+/** Runs the tests one after the other, each in its own rolled-back sandbox. */
 export async function runSqlTests(
   sql: Sql,
   config: PipelineConfig,
-  tests: readonly SqlTest[],
   options: RunTestsOptions = {},
 ): Promise<TestResult[]> {
   const logger = options.logger ?? silentLogger;
+  const tests = options.tests ?? await findTests(config, { select: options.select ?? [] });
   const layout = options.layout ?? await discoverFiles(config);
   const results: TestResult[] = [];
   for (const test of tests) {
-    const result = await runSqlTest(sql, config, test, { layout, logger });
+    const result = await runOne(sql, config, { test, layout, logger });
     results.push(result);
     options.onResult?.(result);
   }
@@ -151,12 +155,12 @@ export async function runSqlTests(
 }
 
 /** Runs one test; resolves with its result (errors of the SQL or the file included). */
-export async function runSqlTest(
+async function runOne(
   sql: Sql,
   config: PipelineConfig,
-  test: SqlTest,
-  options: { layout: SqlLayout; logger?: Logger },
+  options: { test: SqlTest; layout: SqlLayout; logger: Logger },
 ): Promise<TestResult> {
+  const { test } = options;
   const started = performance.now();
   const result: TestResult = {
     test,
@@ -168,13 +172,7 @@ export async function runSqlTest(
   };
   try {
     await inSandbox(
-      {
-        sql,
-        config,
-        layout: options.layout,
-        ...(options.logger ? { logger: options.logger } : {}),
-      },
-      test,
+      { sql, config, layout: options.layout, logger: options.logger, test },
       async (tx) => {
         result.tables = await compareTables(tx, test);
         result.checks = await compareChecks(tx, config, options.layout, test);
@@ -213,7 +211,7 @@ async function compareTables(tx: postgres.TransactionSql, test: SqlTest): Promis
     const orderBy = expected.ordered && expected.orderBy.length === 0
       ? await primaryKeyOf(tx, relation)
       : expected.orderBy;
-    const diff = await compareRows(tx, relation, columns, expected.rows, {
+    const diff = await compareRows(tx, { relation, columns, rows: expected.rows }, {
       file: test.file,
       what,
       ordered: expected.ordered,
@@ -280,7 +278,8 @@ async function compareChecks(
       if (expected.rows !== undefined) {
         const view = `pg_temp.${quoteIdent(`lml_test_sql_check_${k}`)}`;
         await tx.savepoint((sp) => sp.unsafe(`create temporary view ${view} as ${list[k]!.query}`));
-        diff = await compareRows(tx, view, await columnsOf(tx, view), expected.rows, {
+        const columns = await columnsOf(tx, view);
+        diff = await compareRows(tx, { relation: view, columns, rows: expected.rows }, {
           file: test.file,
           what: `check ${actual.name}`,
         });

@@ -55,17 +55,16 @@ export function buildOrder(
 }
 
 /**
- * Builds the sandbox of `test` and calls `look` inside it; the transaction is rolled back
+ * Builds the sandbox of `context.test` and calls `look` inside it; the transaction is rolled back
  * afterwards whatever happens. Resolves with what `look` returned; rejects with the error of
  * the build (SqlFileError at the SQL file's line, TestFileError at the document's line) or of
  * `look`.
  */
 export async function inSandbox<T>(
-  context: SandboxContext,
-  test: SqlTest,
+  context: SandboxContext & { test: SqlTest },
   look: (tx: postgres.TransactionSql) => Promise<T>,
 ): Promise<T> {
-  const { sql, config, layout } = context;
+  const { sql, config, layout, test } = context;
   const build = new Set(buildOrder(config, test.collection).map((c) => c.schema));
   const runner = new StatementRunner(sql, context.logger ?? silentLogger, {
     lockTimeoutMs: DEFAULTS.lockTimeoutMs,

@@ -125,7 +125,7 @@ Deno.test("scaffoldCollection() drafts a schema for an unknown collection that r
   assert.ok(result.written.some((p) => p.endsWith("lml_notifications/tests/first_document.yaml")));
   const firstTests = await findTests(config, { select: ["lml_notifications"] });
   assert.deepEqual(firstTests.map((t) => t.name), ["first_document"]);
-  const [firstResult] = await runSqlTests(db.sql, config, firstTests);
+  const [firstResult] = await runSqlTests(db.sql, config, { tests: firstTests });
   assert.equal(firstResult!.status, "passed", formatResult(firstResult!));
 
   const run = await runTransforms(db.sql, config, { lockRetryDelayMs: 200 });

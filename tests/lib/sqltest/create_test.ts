@@ -48,7 +48,7 @@ Deno.test("--new writes a test from a raw document and its upstream documents th
   const tests = (await findTests(config, { select: ["lml_processes"] }))
     .filter((t) => t.name === "pinned");
   assert.equal(tests.length, 1);
-  const [result] = await runSqlTests(db.sql, config, tests);
+  const [result] = await runSqlTests(db.sql, config, { tests });
   assert.equal(result!.status, "passed", formatResult(result!));
 
   // Its documents encode to exactly what lml_raw holds.

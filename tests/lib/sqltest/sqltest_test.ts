@@ -38,7 +38,7 @@ Deno.test("the shipped tests of every schema pass", async () => {
   const tests = await findTests(config);
   const schemas = new Set(tests.map((t) => t.collection.schema));
   assert.deepEqual([...schemas].sort(), config.collections.map((c) => c.schema).sort());
-  const results = await runSqlTests(db.sql, config, tests);
+  const results = await runSqlTests(db.sql, config, { tests });
   const failing = results.filter((r) => r.status !== "passed").map(formatResult);
   assert.deepEqual(failing, []);
 });
@@ -53,11 +53,7 @@ Deno.test("a transform broken on purpose fails the test that covers it, with a c
   const broken = await loadConfig(copy.configPath);
 
   await using db = await freshDatabase();
-  const results = await runSqlTests(
-    db.sql,
-    broken,
-    await findTests(broken, { select: ["lml_people"] }),
-  );
+  const results = await runSqlTests(db.sql, broken, { select: ["lml_people"] });
   const failed = results.filter((r) => r.status !== "passed");
   assert.deepEqual(failed.map((r) => `${r.test.collection.schema}/${r.test.name}`), [
     "lml_people/both_email_shapes",
@@ -99,7 +95,8 @@ Deno.test("a transform broken on purpose fails the test that covers it, with a c
 Deno.test("missing and extra rows, unexpected error checks and wrong check counts are reported", async () => {
   await using db = await freshDatabase();
   const layout = await discoverFiles(config);
-  const [result] = await runSqlTests(db.sql, config, [test(`
+  const [result] = await runSqlTests(db.sql, config, {
+    tests: [test(`
 t:
   given:
     lml_people_mesa4core:
@@ -111,7 +108,9 @@ t:
       - {person_id: "650000000000000000000009"}
   checks:
     lml_people_names_by_type: 1
-`)], { layout });
+`)],
+    layout,
+  });
   assert.equal(result!.status, "failed");
   const text = formatResult(result!);
   assert.match(text, /lml_people\.main \(inline\.yaml:8\): 1 missing, 1 extra \(table holds 2\)/);
@@ -169,7 +168,7 @@ Deno.test("bad test files are named at their line: YAML, documents, columns, val
     ],
   ];
   for (const [yaml, pattern] of cases) {
-    const [result] = await runSqlTests(db.sql, config, [test(yaml)], { layout });
+    const [result] = await runSqlTests(db.sql, config, { tests: [test(yaml)], layout });
     assert.equal(result!.status, "errored", yaml);
     assert.match(result!.error!.message, pattern);
   }
@@ -177,12 +176,14 @@ Deno.test("bad test files are named at their line: YAML, documents, columns, val
 
 Deno.test("an error check that offends without being named fails the test", async () => {
   await using db = await freshDatabase();
-  const [result] = await runSqlTests(db.sql, config, [test(`
+  const [result] = await runSqlTests(db.sql, config, {
+    tests: [test(`
 t:
   given:
     lml_people_mesa4core:
       - {"_id": {"$oid": "650000000000000000000001"}, "createdAt": {"$date": "2999-01-01T00:00:00Z"}}
-`)]);
+`)],
+  });
   assert.equal(result!.status, "failed");
   assert.match(
     formatResult(result!),
@@ -215,8 +216,7 @@ Deno.test("documents reach lml_raw exactly as extraction stores them (Int64, Dec
       lines.map((l) => `      - ${JSON.stringify(l)}\n`).join("")
     }`;
     const sandboxed = await inSandbox(
-      { sql: db.sql, config, layout: await discoverFiles(config) },
-      test(yaml),
+      { sql: db.sql, config, layout: await discoverFiles(config), test: test(yaml) },
       (tx) =>
         tx<{ _id: string; doc: string; original: string | null }[]>`
           select _id, doc::text as doc, encode(original, 'hex') as original
@@ -257,10 +257,14 @@ Deno.test({
     const reader = (await import("../../../lib/core/db.ts")).connect(db.url, { max: 1 });
     try {
       const seen = await inSandbox(
-        { sql: db.sql, config, layout: await discoverFiles(config) },
-        test(
-          `t:\n  given:\n    lml_people:\n      - {"_id": {"$oid": "650000000000000000000001"}, "lastName": "Test"}\n`,
-        ),
+        {
+          sql: db.sql,
+          config,
+          layout: await discoverFiles(config),
+          test: test(
+            `t:\n  given:\n    lml_people:\n      - {"_id": {"$oid": "650000000000000000000001"}, "lastName": "Test"}\n`,
+          ),
+        },
         async (tx) => {
           const inside = await tx<{ last_name: string }[]>`select last_name from lml_people.main`;
           const outside = await reader.begin(async (other) => {
@@ -295,17 +299,18 @@ t:
 `;
   const rows = (numbers: string[], indent: string) =>
     numbers.map((n) => `\n${indent}- {number: "${n}"}`).join("");
-  const [any] = await runSqlTests(db.sql, config, [test(phones(rows(["3", "1", "2"], "      ")))], {
+  const [any] = await runSqlTests(db.sql, config, {
+    tests: [test(phones(rows(["3", "1", "2"], "      ")))],
     layout,
   });
   assert.equal(any!.status, "passed", formatResult(any!));
   const ordered = `\n      ordered: true\n      rows:${rows(["3", "1", "2"], "        ")}`;
-  const [wrong] = await runSqlTests(db.sql, config, [test(phones(ordered))], { layout });
+  const [wrong] = await runSqlTests(db.sql, config, { tests: [test(phones(ordered))], layout });
   assert.equal(wrong!.status, "failed");
   assert.match(formatResult(wrong!), /number\s+3 → 1/);
   const byPosition = `\n      order_by: [position]\n      rows:${
     rows(["1", "2", "3"], "        ")
   }`;
-  const [right] = await runSqlTests(db.sql, config, [test(phones(byPosition))], { layout });
+  const [right] = await runSqlTests(db.sql, config, { tests: [test(phones(byPosition))], layout });
   assert.equal(right!.status, "passed", formatResult(right!));
 });
