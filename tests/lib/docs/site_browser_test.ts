@@ -48,6 +48,7 @@ async function openBrowser(): Promise<
 
 async function shot(page: Page, name: string): Promise<void> {
   await Deno.mkdir(SHOTS, { recursive: true });
+  await page.evaluate("window.scrollTo(0, 0)"); // the sticky header stays on top
   await page.screenshot({ path: `${SHOTS}docs-${name}.png`, fullPage: true });
 }
 
