@@ -12,6 +12,7 @@ import { redactText, type Sql } from "../lib/core/db.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { type Logger, silentLogger } from "../lib/core/log.ts";
 import { ensureMeta } from "../lib/core/ledger.ts";
+import { recordRetries, RetryLog, type RetryPolicy } from "../lib/core/retry.ts";
 import {
   copySupported,
   createStaging,
@@ -24,6 +25,7 @@ import {
 } from "./load.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { openSource, type Source, SourceError, type SourceEstimate } from "./source.ts";
+import { restageOnLostSession } from "./retry.ts";
 
 /** A collection that could not be extracted; names the document when one is at fault. */
 export class ExtractError extends Error {
@@ -88,6 +90,15 @@ export interface ExtractOptions {
    * INSERTs where it is refused. "copy" and "insert" force one (tests). Default: "auto".
    */
   method?: LoadMethod | "auto";
+  /** How transient faults (source reads, lost PostgreSQL sessions) are retried. Default: config.retry. */
+  retry?: RetryPolicy;
+  /**
+   * Where retries are recorded. Default: a log of the extraction's own, written to
+   * `<meta>.retries` when it ends (a caller passing its log writes it itself).
+   */
+  retryLog?: RetryLog;
+  /** Called with the source once it is open (its `reads` are final once the extraction ends). */
+  onSource?: (source: Source) => void;
 }
 
 /** Options of {@linkcode stageCollection}. */
@@ -96,6 +107,8 @@ export interface StageOptions extends Omit<ExtractOptions, "select" | "concurren
   collection: string;
   /** The opened source. */
   source: Source;
+  /** True for an error to rethrow (the caller restarts the staging) instead of reporting it. */
+  restartable?: (error: unknown) => boolean;
 }
 
 interface RunState {
@@ -163,7 +176,11 @@ export async function stageCollection(
   try {
     await createStaging(reserved, target);
     const location = await source.locate(collection);
-    counts = await loadDocuments(reserved, source.read(collection), {
+    const retry = {
+      policy: options.retry ?? config.retry,
+      log: options.retryLog ?? new RetryLog(),
+    };
+    counts = await loadDocuments(reserved, source.read(collection, { retry }), {
       ...target,
       location,
       extractedAt,
@@ -187,6 +204,10 @@ export async function stageCollection(
       status: "succeeded",
     };
   } catch (error) {
+    if (options.restartable?.(error)) {
+      tracker?.finish("restarting");
+      throw error;
+    }
     const failure = describeError(collection, error);
     tracker?.finish("failed");
     logger.error(failure.message);
@@ -282,7 +303,10 @@ async function run(
   const logger = options.logger ?? silentLogger;
   const names = options.select ?? config.collections.map((c) => c.name);
   await ensureMeta(sql, config.metaSchema);
+  const retry = options.retry ?? config.retry;
+  const retryLog = options.retryLog ?? new RetryLog(logger);
   return await withSource(config, options, async (source) => {
+    options.onSource?.(source);
     using progress = createProgress(logger);
     const forced = options.method && options.method !== "auto" ? options.method : undefined;
     runStates.set(source, { method: undefined, forced, progress });
@@ -292,7 +316,18 @@ async function run(
         await largestFirst(source, names),
         options.concurrency ?? 2,
         async (collection) => {
-          let result = await stageCollection(sql, config, { ...options, collection, source });
+          let result = await restageOnLostSession(
+            (restartable) =>
+              stageCollection(sql, config, {
+                ...options,
+                collection,
+                source,
+                retry,
+                retryLog,
+                restartable,
+              }),
+            { collection, policy: retry, log: retryLog },
+          );
           if (swap && result.status === "succeeded") {
             try {
               await sql.begin((tx) =>
@@ -315,6 +350,9 @@ async function run(
       );
       results.sort((a, b) => names.indexOf(a.collection) - names.indexOf(b.collection));
       progress.summary(results);
+      if (!options.retryLog) {
+        await recordRetries(sql, config.metaSchema, options.runId ?? null, retryLog.events);
+      }
       return results;
     } finally {
       runStates.delete(source);

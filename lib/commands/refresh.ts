@@ -9,6 +9,7 @@ import type { Sql } from "../core/db.ts";
 import { RunError } from "../core/errors.ts";
 import { type Logger, silentLogger, withLogFile } from "../core/log.ts";
 import { ensureMeta } from "../core/ledger.ts";
+import { RetryLog, type RetryPolicy, retryPolicy } from "../core/retry.ts";
 import { graphMermaid } from "../transform/plan.ts";
 import type { RunResult } from "../report/reports.ts";
 import { emptyResult, finishRun, newRunId, runTransforms, startRun } from "../transform/run.ts";
@@ -18,6 +19,7 @@ import {
   stageCollections,
   swapStaged,
 } from "../../extract/extract.ts";
+import type { Source } from "../../extract/source.ts";
 
 /** Options of {@linkcode refresh}. */
 export interface RefreshOptions {
@@ -37,6 +39,8 @@ export interface RefreshOptions {
   lockTimeoutMs?: number;
   /** Retries of a statement that hit the lock timeout. Default: 3. */
   lockRetries?: number;
+  /** How transient faults are retried (fields set here win over config.retry). Default: config.retry. */
+  retry?: Partial<RetryPolicy>;
 }
 
 /** Raised when another refresh holds the database (exit code 1). */
@@ -72,6 +76,9 @@ export async function refresh(
     await startRun(lock ?? sql, config.metaSchema, { runId, command: "refresh", selected });
     logger.info(`refresh ${runId}: extracting ${all.length} collections`);
     const started = new Date();
+    const retry = retryPolicy(options.retry, config.retry);
+    const retryLog = new RetryLog(logger);
+    let source: Source | undefined;
     const failRun = async (error: Error, extract: ExtractResult[]): Promise<RunResult> => {
       const result: RunResult = {
         ...emptyResult(runId, "refresh", selected, graphMermaid(config, selected), extract),
@@ -80,6 +87,8 @@ export async function refresh(
         finishedAt: new Date().toISOString(),
         seconds: (Date.now() - started.getTime()) / 1000,
         error,
+        retries: retryLog.events,
+        ...(source ? { sourceReads: source.reads } : {}),
       };
       await finishRun(sql, config.metaSchema, result, logger, reportsDir);
       return result;
@@ -92,6 +101,9 @@ export async function refresh(
           logger,
           runId,
           concurrency: options.concurrency ?? 2,
+          retry,
+          retryLog,
+          onSource: (opened) => source = opened,
         });
       } catch (cause) {
         // The source could not be opened at all: the run fails like any extraction failure.
@@ -115,6 +127,9 @@ export async function refresh(
         reportsDir,
         extract,
         prepare: (tx) => swapStaged(tx, config, all),
+        retry,
+        retryLog,
+        ...(source ? { sourceReads: source.reads } : {}),
         ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
         ...(options.lockRetries === undefined ? {} : { lockRetries: options.lockRetries }),
       });

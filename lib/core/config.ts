@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from
 import { CycleError, downstreamOf, topologicalOrder } from "./dag.ts";
 import { ConfigError, didYouMean, UsageError } from "./errors.ts";
 import { isIdentifier } from "./db.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -49,6 +50,8 @@ export interface PipelineConfig {
   utilSchema: string;
   /** Collections in run order. */
   collections: CollectionConfig[];
+  /** How transient faults are retried (`retry:`). Default: {@linkcode DEFAULT_RETRY_POLICY}. */
+  retry: RetryPolicy;
 }
 
 /** Shows `path` relative to the working directory when it is inside it. */
@@ -57,7 +60,15 @@ export function displayPath(path: string): string {
   return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-const TOP_KEYS = ["source_database", "raw_schema", "meta_schema", "util_schema", "collections"];
+const TOP_KEYS = [
+  "source_database",
+  "raw_schema",
+  "meta_schema",
+  "util_schema",
+  "retry",
+  "collections",
+];
+const RETRY_KEYS = ["attempts", "max_seconds"];
 const COLLECTION_KEYS = ["schema", "primary_key", "kind", "depends_on", "description"];
 
 /** Reads and validates a config file. */
@@ -122,6 +133,7 @@ export function parseConfig(text: string, path: string): PipelineConfig {
   const metaSchema = ident(root, "meta_schema", "lml_meta");
   const utilSchema = ident(root, "util_schema", "lml_util");
   const sourceDatabase = str(root, "source_database", "mesa4core");
+  const retry = parseRetry(root.get("retry", true), fail);
   const collectionsNode = root.get("collections", true);
   if (!isMap(collectionsNode) || collectionsNode.items.length === 0) {
     return fail("`collections` must be a non-empty mapping", collectionsNode ?? root);
@@ -217,6 +229,30 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     metaSchema,
     utilSchema,
     collections: order.map((n) => byName.get(n)!),
+    retry,
+  };
+}
+
+/** The `retry:` mapping: `attempts` (0 to 100) and `max_seconds` (0 to 86400), both optional. */
+function parseRetry(node: unknown, fail: (message: string, node?: unknown) => never): RetryPolicy {
+  if (node === undefined || (isScalar(node) && node.value === null)) {
+    return { ...DEFAULT_RETRY_POLICY };
+  }
+  if (!isMap(node)) return fail("`retry` must be a mapping (attempts, max_seconds)", node);
+  checkKeys(node, RETRY_KEYS, "retry", fail);
+  const whole = (key: string, max: number, fallback: number): number => {
+    const value = node.get(key, true);
+    if (value === undefined) return fallback;
+    const n = isScalar(value) ? value.value : undefined;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > max) {
+      return fail(`retry: field "${key}" must be a whole number from 0 to ${max}`, value);
+    }
+    return n;
+  };
+  return {
+    attempts: whole("attempts", 100, DEFAULT_RETRY_POLICY.attempts),
+    maxSeconds: whole("max_seconds", 86_400, DEFAULT_RETRY_POLICY.maxSeconds),
+    firstDelayMs: DEFAULT_RETRY_POLICY.firstDelayMs,
   };
 }
 

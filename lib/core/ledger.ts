@@ -1,6 +1,6 @@
 /**
- * The run ledger in the meta schema (default lml_meta): runs, files run, check results and
- * the extraction log. Created on first use; never dropped but by `reset`.
+ * The run ledger in the meta schema (default lml_meta): runs, files run, check results, the
+ * extraction log and the retries. Created on first use; never dropped but by `reset`.
  * @module
  */
 import { quoteIdent, type Sql } from "./db.ts";
@@ -62,6 +62,17 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
         error text
       );
       comment on table ${m}.extract_log is 'One row per collection extraction: source (credentials redacted), documents, bytes, anomalies (documents whose original BSON was kept), timing.';
+      create table if not exists ${m}.retries (
+        run_id text references ${m}.runs on delete cascade,
+        ordinal integer not null,
+        at timestamptz not null,
+        stage text not null check (stage in ('read', 'stage', 'statement', 'transaction')),
+        what text not null,
+        why text not null,
+        attempt integer not null,
+        waited_ms integer not null
+      );
+      comment on table ${m}.retries is 'Every transient fault a run retried: a MongoDB read resumed, a staging restarted, a statement or the publishing transaction run again; run_id is null for an extract run.';
     `);
   });
 }

@@ -16,12 +16,18 @@
  *   "tables": [{ "schema", "table", "rows" }],
  *   "extract": [{ "collection", "documents", "bytes", "anomalies", "seconds", "status",
  *                 "error"? }],
+ *   "retries": [{ "stage": "read" | "stage" | "statement" | "transaction", "what", "why",
+ *                 "attempt", "waited_ms", "at" }],
+ *   "source_reads"?: { "kind", "read_preference", "at_cluster_time", "not_at_one_point" },
  *   "graph": "<Mermaid flowchart>" }
  * ```
  * @module
  */
 import type { ExtractResult } from "../../extract/extract.ts";
 import type { CheckResult } from "../transform/checks.ts";
+import type { RetryEvent } from "../core/retry.ts";
+import type { SourceReads } from "../core/source_reads.ts";
+import { retriesJson, retriesMarkdown } from "./retries.ts";
 
 /** One SQL file a run executed. */
 export interface FileResult {
@@ -83,6 +89,10 @@ export interface RunResult {
   error: Error | undefined;
   /** Where the reports went (undefined when none were written). */
   reports: ReportPaths | undefined;
+  /** Every transient fault the run retried. Default: none. */
+  retries?: RetryEvent[];
+  /** How the source was read (refresh runs). */
+  sourceReads?: SourceReads;
 }
 
 /** Files written by {@linkcode writeReports}. */
@@ -151,6 +161,7 @@ export function renderJson(result: RunResult): Record<string, unknown> {
     checks: result.checks.map((c) => ({ ...c, seconds: round(c.seconds) })),
     tables: result.tables,
     extract: result.extract.map((e) => ({ ...e, seconds: round(e.seconds) })),
+    ...retriesJson(result),
     graph: result.graph,
   };
 }
@@ -293,6 +304,7 @@ export function renderMarkdown(result: RunResult): string {
     }
     out.push("");
   }
+  out.push(...retriesMarkdown(result));
   out.push("## Dependency graph", "", "```mermaid", result.graph, "```", "");
   return out.join("\n");
 }

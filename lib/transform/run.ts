@@ -12,6 +12,10 @@ import { quoteIdent, type Sql } from "../core/db.ts";
 import { RunError, UsageError } from "../core/errors.ts";
 import { heartbeat, type Logger, silentLogger } from "../core/log.ts";
 import { ensureMeta } from "../core/ledger.ts";
+import { describePgFault, isRaceLost } from "../core/pg_faults.ts";
+import { recordRetries, RetryLog, type RetryPolicy } from "../core/retry.ts";
+import type { SourceReads } from "../core/source_reads.ts";
+import { retryTransaction } from "./transaction_retry.ts";
 import {
   type Check,
   type CheckResult,
@@ -107,6 +111,12 @@ export interface TransformOptions {
   extract?: ExtractResult[];
   /** Seconds between heartbeat lines during a long file. Default: 30. */
   heartbeatSeconds?: number;
+  /** How a failure to begin the transaction is retried (see transaction_retry.ts). Default: config.retry. */
+  retry?: RetryPolicy;
+  /** Where retries are recorded (a refresh shares its log). Default: a log of the run's own. */
+  retryLog?: RetryLog;
+  /** How the source was read, for the reports (a refresh). Default: none. */
+  sourceReads?: SourceReads;
 }
 
 /** What {@linkcode runTransforms} returns: the run's result, plus the plan of a dry run. */
@@ -179,14 +189,21 @@ export async function runTransforms(
   let tables: TableCount[] = [];
   let failedChecks: string[] = [];
   let error: Error | undefined;
+  const retries = options.retryLog ?? new RetryLog(logger);
   const engine = new StatementRunner(sql, logger, {
     lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
     lockRetries: options.lockRetries ?? 3,
     lockRetryDelayMs: options.lockRetryDelayMs ?? 1000,
     watchedSchemas: [config.rawSchema, config.utilSchema, ...selected],
+    retries,
   });
   try {
-    await sql.begin(async (tx) => {
+    await retryTransaction(sql, async (tx) => {
+      // A rerun starts from scratch.
+      files.length = 0;
+      checks = [];
+      tables = [];
+      failedChecks = [];
       await engine.begin(tx, runId, started);
       if (options.prepare) await options.prepare(tx);
       const runFile = async (file: SqlFile, kind: FileResult["kind"], schema: string | null) => {
@@ -235,7 +252,7 @@ export async function runTransforms(
           { hint: "the report lists the offending rows of each check" },
         );
       }
-    });
+    }, { policy: options.retry ?? config.retry, log: retries });
   } catch (caught) {
     error = sessionLost(caught, engine.lastFailure) ??
       (caught instanceof Error ? caught : new RunError(String(caught), { cause: caught }));
@@ -272,6 +289,8 @@ export async function runTransforms(
     error,
     reports: undefined,
     plan: undefined,
+    retries: retries.events,
+    ...(options.sourceReads ? { sourceReads: options.sourceReads } : {}),
   };
   await finishRun(sql, config.metaSchema, result, logger, options.reportsDir);
   logger.info(`${command} ${runId} ${result.status}`, { seconds: Math.round(result.seconds) });
@@ -456,6 +475,7 @@ export async function finishRun(
             offending bigint, description text, samples jsonb, seconds double precision)
         `;
       }
+      await recordRetries(tx, metaSchema, result.runId, result.retries ?? []);
     });
   } finally {
     if (reportsDir !== false) {
@@ -528,9 +548,13 @@ interface StatementRunnerOptions {
   lockRetries: number;
   lockRetryDelayMs: number;
   watchedSchemas: string[];
+  retries: RetryLog;
 }
 
-/** Runs statements in a transaction, each in a savepoint, retrying lock timeouts. */
+/**
+ * Runs statements in a transaction, each in a savepoint, retrying lock timeouts, deadlocks and
+ * serialization failures (the savepoint undoes the failed attempt, nothing else).
+ */
 class StatementRunner {
   #sql: Sql;
   #logger: Logger;
@@ -588,16 +612,22 @@ class StatementRunner {
         );
         return;
       } catch (error) {
-        if (isPgError(error) && error.code === "55P03") {
-          if (attempt < lockRetries) {
-            const pause = Math.min(lockRetryDelayMs * 2 ** attempt, 30_000);
-            this.#logger.warn(`${where}: lock timeout, retrying in ${pause} ms`, {
-              attempt: attempt + 1,
-              blockers: (await watch.result()).map((b) => b.pid),
-            });
-            await new Promise((resolve) => setTimeout(resolve, pause));
-            continue;
-          }
+        const lockTimeout = isPgError(error) && error.code === "55P03";
+        if ((lockTimeout || isRaceLost(error)) && attempt < lockRetries) {
+          const pause = Math.min(lockRetryDelayMs * 2 ** attempt, 30_000);
+          this.#options.retries.record({
+            stage: "statement",
+            what: where,
+            why: lockTimeout
+              ? `lock timeout (55P03) after ${lockTimeoutMs} ms`
+              : describePgFault(error),
+            attempt: attempt + 1,
+            waitedMs: pause,
+          }, { blockers: (await watch.result()).map((b) => b.pid) });
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          continue;
+        }
+        if (lockTimeout) {
           let blockers = await watch.result();
           if (blockers.length === 0) blockers = await this.#lockHolders();
           throw new LockTimeoutError(where, blockers, {
