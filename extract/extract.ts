@@ -13,6 +13,7 @@ import { UsageError } from "../lib/core/errors.ts";
 import { type Logger, silentLogger } from "../lib/core/log.ts";
 import { ensureMeta } from "../lib/core/ledger.ts";
 import { recordRetries, RetryLog, type RetryPolicy } from "../lib/core/retry.ts";
+import { isSessionLost } from "../lib/core/pg_faults.ts";
 import {
   copySupported,
   createStaging,
@@ -173,6 +174,7 @@ export async function stageCollection(
     return ok ? "copy" : "insert";
   }));
   const reserved = await sql.reserve();
+  let lost = false;
   try {
     await createStaging(reserved, target);
     const location = await source.locate(collection);
@@ -204,6 +206,7 @@ export async function stageCollection(
       status: "succeeded",
     };
   } catch (error) {
+    lost = isSessionLost(error);
     if (options.restartable?.(error)) {
       tracker?.finish("restarting");
       throw error;
@@ -211,8 +214,10 @@ export async function stageCollection(
     const failure = describeError(collection, error);
     tracker?.finish("failed");
     logger.error(failure.message);
-    await dropStagedTables(reserved, { rawSchema: config.rawSchema, collections: [collection] })
-      .catch(() => {});
+    await dropStagedTables(lost ? sql : reserved, {
+      rawSchema: config.rawSchema,
+      collections: [collection],
+    }).catch(() => {});
     return {
       collection,
       documents: 0,
@@ -223,7 +228,9 @@ export async function stageCollection(
       error: failure.message,
     };
   } finally {
-    reserved.release();
+    // postgres.js 3.4 would put a connection that closed while reserved back among the open
+    // ones, where it swallows every later query: it is left to the pool, which reconnects it.
+    if (!lost) reserved.release();
   }
 }
 
@@ -315,38 +322,37 @@ async function run(
       const results = await pool(
         await largestFirst(source, names),
         options.concurrency ?? 2,
-        async (collection) => {
-          let result = await restageOnLostSession(
-            (restartable) =>
-              stageCollection(sql, config, {
-                ...options,
-                collection,
-                source,
-                retry,
-                retryLog,
-                restartable,
-              }),
-            { collection, policy: retry, log: retryLog },
-          );
-          if (swap && result.status === "succeeded") {
-            try {
-              await sql.begin((tx) =>
-                swapStagedTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
-              );
-            } catch (error) {
-              const failure = describeError(collection, error);
-              logger.error(failure.message);
-              await dropStagedTables(sql, {
-                rawSchema: config.rawSchema,
-                collections: [collection],
-              })
-                .catch(() => {});
-              result = { ...result, status: "failed", error: failure.message };
+        // Any lost PostgreSQL session in a collection's work restarts that work from its start.
+        (collection) =>
+          restageOnLostSession(async (restartable) => {
+            let result = await stageCollection(sql, config, {
+              ...options,
+              collection,
+              source,
+              retry,
+              retryLog,
+              restartable,
+            });
+            if (swap && result.status === "succeeded") {
+              try {
+                await sql.begin((tx) =>
+                  swapStagedTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
+                );
+              } catch (error) {
+                if (restartable(error)) throw error;
+                const failure = describeError(collection, error);
+                logger.error(failure.message);
+                await dropStagedTables(sql, {
+                  rawSchema: config.rawSchema,
+                  collections: [collection],
+                })
+                  .catch(() => {});
+                result = { ...result, status: "failed", error: failure.message };
+              }
             }
-          }
-          await writeLog(sql, config, source, result, options.runId);
-          return result;
-        },
+            await writeLog(sql, config, source, result, options.runId);
+            return result;
+          }, { sql, collection, policy: retry, log: retryLog }),
       );
       results.sort((a, b) => names.indexOf(a.collection) - names.indexOf(b.collection));
       progress.summary(results);

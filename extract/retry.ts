@@ -5,13 +5,15 @@
  * handled here: a live source resumes its own reads (mongo_read.ts).
  * @module
  */
-import { isSessionLost } from "../lib/core/pg_faults.ts";
-import { describePgFault } from "../lib/core/pg_faults.ts";
+import type { Sql } from "../lib/core/db.ts";
+import { describePgFault, isSessionLost, settleLostSessions } from "../lib/core/pg_faults.ts";
 import { Backoff, pause, type RetryLog, type RetryPolicy } from "../lib/core/retry.ts";
 import { SourceError } from "./source.ts";
 
 /** Options of {@linkcode restageOnLostSession}. */
 export interface RestageOptions {
+  /** The pool the staging runs on (its lost sessions are settled before a restart). */
+  sql: Sql;
   /** The collection (named in the retry log). */
   collection: string;
   /** How many restarts, for how long. */
@@ -53,6 +55,7 @@ export async function restageOnLostSession<T>(
         waitedMs: wait,
       });
       await pause(wait);
+      await settleLostSessions(options.sql);
     }
   }
 }

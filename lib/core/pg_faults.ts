@@ -4,7 +4,7 @@
  * else (bad SQL, constraint violations, failed checks) fails the run as it is.
  * @module
  */
-import { redactText } from "./db.ts";
+import { redactText, type Sql } from "./db.ts";
 
 /** postgres.js codes of a connection that broke (not one the program ended itself). */
 const CLIENT_CODES = new Set([
@@ -59,4 +59,24 @@ export function describePgFault(error: unknown): string {
   }
   if (isSessionLost(error)) return `lost the PostgreSQL session (${code}): ${message}`;
   return code === undefined ? message : `${message} (${code})`;
+}
+
+/**
+ * Lets the pool reconnect the sessions it lost before work starts again. postgres.js 3.4 hands
+ * a lost session's last server error to the first query of its reconnection
+ * (porsager/postgres#1223): throwaway queries, one per pool connection, take it instead of the
+ * next query of the run. Waits at most `waitMs` (the queries finish in the background).
+ */
+export async function settleLostSessions(
+  sql: Sql,
+  options: { waitMs?: number } = {},
+): Promise<void> {
+  const size = Math.max(1, Number(sql.options?.max) || 1);
+  const settled = Promise.allSettled(Array.from({ length: size }, () => sql`select 1`));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    settled,
+    new Promise((resolve) => timer = setTimeout(resolve, options.waitMs ?? 2000)),
+  ]);
+  clearTimeout(timer);
 }

@@ -252,7 +252,11 @@ export async function runTransforms(
           { hint: "the report lists the offending rows of each check" },
         );
       }
-    }, { policy: options.retry ?? config.retry, log: retries });
+    }, {
+      policy: options.retry ?? config.retry,
+      log: retries,
+      explain: (lost) => sessionLost(lost, engine.lastFailure)?.message,
+    });
   } catch (caught) {
     error = sessionLost(caught, engine.lastFailure) ??
       (caught instanceof Error ? caught : new RunError(String(caught), { cause: caught }));

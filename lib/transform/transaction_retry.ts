@@ -9,7 +9,7 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../core/db.ts";
-import { describePgFault, isTransientPgError } from "../core/pg_faults.ts";
+import { describePgFault, isTransientPgError, settleLostSessions } from "../core/pg_faults.ts";
 import { Backoff, pause, type RetryLog, type RetryPolicy } from "../core/retry.ts";
 
 /** Options of {@linkcode retryTransaction}. */
@@ -20,6 +20,8 @@ export interface TransactionRetryOptions {
   log: RetryLog;
   /** Names the transaction in the retry log. Default: "the publishing transaction". */
   what?: string;
+  /** Says why it failed, when the caller knows better than the error. Default: the error. */
+  explain?: (error: unknown) => string | undefined;
 }
 
 /** True when `error` (or the error it wraps) is a transient PostgreSQL failure. */
@@ -56,11 +58,12 @@ export async function retryTransaction<T>(
       options.log.record({
         stage: "transaction",
         what: inside ? `${what} (from its start)` : `${what} (connecting)`,
-        why: describePgFault(cause),
+        why: options.explain?.(error) ?? describePgFault(cause),
         attempt: inside ? 1 : connecting.failures,
         waitedMs: wait,
       });
       await pause(wait);
+      await settleLostSessions(sql);
     }
   }
 }
