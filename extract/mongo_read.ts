@@ -28,6 +28,11 @@ export interface ReadTarget {
   snapshot: SnapshotClock;
   /** How faults are retried and where retries are recorded; none: the first fault fails. */
   retry: { policy: RetryPolicy; log: RetryLog } | undefined;
+  /**
+   * Shared by the reads of one source: set when a read gave up on a fault, so the other reads
+   * fail at their first fault instead of each waiting out the bound; cleared by any progress.
+   */
+  outage: { gaveUp: string | undefined };
 }
 
 /** Streams the collection in `_id` order, resuming after transient faults (see the module doc). */
@@ -78,6 +83,7 @@ export async function* readCollection(target: ReadTarget): AsyncIterable<Documen
         if (docs.length >= batchSize || cursor.bufferedCount() === 0) {
           yield hand();
           backoff.reset();
+          target.outage.gaveUp = undefined;
         }
       }
       if (docs.length > 0) yield hand();
@@ -90,15 +96,23 @@ export async function* readCollection(target: ReadTarget): AsyncIterable<Documen
         );
       }
       const transient = isTransientMongoError(cause) || isSnapshotLost(cause);
-      const wait = transient && unresumable === undefined ? backoff.next() : undefined;
+      const down = target.outage.gaveUp;
+      const wait = transient && unresumable === undefined && down === undefined
+        ? backoff.next()
+        : undefined;
       if (wait === undefined || target.retry === undefined) {
-        const gaveUp = backoff.failures > 0 ? ` (gave up after ${backoff.describe()})` : "";
-        const cannot = unresumable && transient
-          ? ` (cannot resume after document ${handed}: ${unresumable})`
-          : "";
+        let why = "";
+        if (transient && unresumable !== undefined) {
+          why = ` (cannot resume after document ${handed}: ${unresumable})`;
+        } else if (transient && down !== undefined) {
+          why = ` (not retried${backoff.failures > 0 ? " further" : ""}: another read ${down})`;
+        } else if (backoff.failures > 0) {
+          why = ` (gave up after ${backoff.describe()})`;
+          target.outage.gaveUp = `gave up after ${backoff.describe()}`;
+        }
         throw new SourceError(
           `the server at ${target.description} failed after ${handed} documents: ` +
-            `${redactText(String((cause as Error).message))}${gaveUp}${cannot}`,
+            `${redactText(String((cause as Error).message))}${why}`,
           { cause, ordinal: handed + 1, location },
         );
       }

@@ -59,6 +59,7 @@ export async function openMongoSource(
   }
   const db = client.db(database);
   const snapshot = await SnapshotClock.open(client);
+  const outage = { gaveUp: undefined };
   const close = () => client.close();
   return {
     kind: "mongodb",
@@ -89,6 +90,7 @@ export async function openMongoSource(
         batchSize: readOptions.batchSize ?? options.batchSize ?? 1000,
         snapshot,
         retry: readOptions.retry,
+        outage,
       }),
     close,
     [Symbol.asyncDispose]: close,
