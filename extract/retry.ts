@@ -34,12 +34,16 @@ export async function restageOnLostSession<T>(
 ): Promise<T> {
   const backoff = new Backoff(options.policy);
   let granted: number | undefined;
+  let started = 0;
   const restartable = (error: unknown): boolean => {
     if (error instanceof SourceError || !isSessionLost(error)) return false;
+    // An attempt that worked longer than a fault may last failed on a new fault.
+    if (performance.now() - started > options.policy.maxSeconds * 1000) backoff.reset();
     granted = backoff.next();
     return granted !== undefined;
   };
   for (;;) {
+    started = performance.now();
     try {
       return await stage(restartable);
     } catch (error) {

@@ -7,7 +7,11 @@
 import { DEFAULT_CONFIG_PATH, displayPath, loadConfig, parseConfig } from "../core/config.ts";
 import type { Sql } from "../core/db.ts";
 import { ConfigError, UsageError } from "../core/errors.ts";
-import { type CollectionProfile, profileCollection, type ProfileOptions } from "../profile/profile.ts";
+import {
+  type CollectionProfile,
+  profileCollection,
+  type ProfileOptions,
+} from "../profile/profile.ts";
 import { type CollectionDraft, defaultSchema, draftCollection } from "./model.ts";
 import { type DraftFile, renderDraft } from "./sql.ts";
 

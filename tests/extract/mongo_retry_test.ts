@@ -266,6 +266,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a snapshot the server no longer holds: the rest is read as of then, and the reads say so",
+  ...inProcess,
+}, async () => {
+  await using server = await startMongoTestServer({ replicaSet: "rs0" });
+  await using db = await freshDatabase();
+  server.insert(DATABASE, USERS, times(1000, (k) => ({ _id: k })));
+  server.errorAfterBatches(3, { code: 239, codeName: "SnapshotTooOld", collection: USERS });
+  const { results: [result], reads } = await extractFrom(
+    db.sql,
+    withDatabase(server.url, DATABASE),
+    [USERS],
+  );
+  assert.equal(result?.status, "succeeded", result?.error);
+  assert.equal(result.documents, 1000);
+  assert.equal(reads.atClusterTime, undefined);
+  assert.match(
+    reads.notAtOnePoint ?? "",
+    /^the server no longer held the snapshot while lml_users_mesa4core was read \(SnapshotTooOld \(239\)/,
+  );
+  const finds = server.cursorRequests.filter((r) => r.command === "find");
+  assert.equal(finds.at(-1)?.readConcern, undefined, "the resumed read has no snapshot");
+  assert.ok("$or" in finds.at(-1)!.filter!, "it resumed after the last document staged");
+  assert.deepEqual((await retryRows(db.sql)).map((r) => r.stage), ["read"]);
+});
+
+Deno.test({
   name: "a standalone server is read without a snapshot, and the reads say why",
   ...inProcess,
 }, async () => {

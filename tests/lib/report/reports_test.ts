@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../../../lib/transform/checks.ts";
 import { RunError } from "../../../lib/core/errors.ts";
-import { renderJunit, renderMarkdown, type RunResult, writeReports } from "../../../lib/report/reports.ts";
+import {
+  renderJunit,
+  renderMarkdown,
+  type RunResult,
+  writeReports,
+} from "../../../lib/report/reports.ts";
 import { SqlFileError } from "../../../lib/transform/sql_files.ts";
 
 interface XmlElement {
