@@ -5,7 +5,7 @@
  * in time. It gives up, with a {@linkcode SourceError}, when the fault outlasts the policy.
  * @module
  */
-import type { Db, FindCursor } from "mongodb";
+import type { ClientSession, Db, FindCursor } from "mongodb";
 import type * as BSON from "bson";
 import { redactText } from "../lib/core/db.ts";
 import { Backoff, pause, type RetryLog, type RetryPolicy } from "../lib/core/retry.ts";
@@ -48,9 +48,9 @@ export async function* readCollection(target: ReadTarget): AsyncIterable<Documen
   let unresumable: string | undefined;
   for (;;) {
     let cursor: FindCursor | undefined;
-    const session = await snapshot.session(db, collection).catch((error) => error as Error);
+    let session: ClientSession | undefined;
     try {
-      if (session instanceof Error) throw session;
+      session = await snapshot.session(db, collection);
       cursor = db.collection(collection).find(after ?? {}, {
         raw: true,
         batchSize,
@@ -126,7 +126,7 @@ export async function* readCollection(target: ReadTarget): AsyncIterable<Documen
       await pause(wait);
     } finally {
       await cursor?.close().catch(() => {});
-      if (session && !(session instanceof Error)) await session.endSession().catch(() => {});
+      await session?.endSession().catch(() => {});
     }
   }
 }

@@ -317,8 +317,10 @@ Deno.test("writeReports() writes the three reports, latest on top and each run k
       "checks",
       "tables",
       "extract",
+      "retries",
       "graph",
     ]);
+    assert.deepEqual(latest.retries, []);
     const kept = JSON.parse(await Deno.readTextFile(`${dir}/reports/runs/run-a/report.json`));
     assert.equal(kept.run_id, "run-a");
     for (const name of ["report.md", "junit.xml", "report.json"]) {
