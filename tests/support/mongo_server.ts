@@ -778,7 +778,7 @@ class TestServer implements MongoTestServer {
   /** Cluster time: the number of documents inserted so far. */
   #clock = 0;
   #injections: Injection[] = [];
-  #held: { release: () => void; released: Promise<void> } | undefined;
+  #release: (() => void) | undefined;
   #cursorRequests: CursorRequest[] = [];
 
   constructor(
@@ -857,8 +857,8 @@ class TestServer implements MongoTestServer {
   }
 
   resume(): void {
-    this.#held?.release();
-    this.#held = undefined;
+    this.#release?.();
+    this.#release = undefined;
   }
 
   async close(): Promise<void> {
@@ -1018,7 +1018,7 @@ class TestServer implements MongoTestServer {
       this.#injections.splice(this.#injections.indexOf(injection), 1);
       if (injection.held) {
         const { promise, resolve } = Promise.withResolvers<void>();
-        this.#held = { release: resolve, released: promise };
+        this.#release = resolve;
         injection.held();
         await promise;
         continue;
