@@ -357,7 +357,10 @@ async function run(
       results.sort((a, b) => names.indexOf(a.collection) - names.indexOf(b.collection));
       progress.summary(results);
       if (!options.retryLog) {
-        await recordRetries(sql, config.metaSchema, options.runId ?? null, retryLog.events);
+        await recordRetries(sql, retryLog.events, {
+          metaSchema: config.metaSchema,
+          runId: options.runId ?? null,
+        });
       }
       return results;
     } finally {

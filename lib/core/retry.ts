@@ -143,13 +143,16 @@ export class RetryLog {
   }
 }
 
-/** Writes `events` to `<metaSchema>.retries` under `runId` (null: a run without a ledger row). */
+/**
+ * Writes `events` to `<metaSchema>.retries` under `runId` (null: a run without a ledger row,
+ * e.g. an extract).
+ */
 export async function recordRetries(
   sql: Sql | postgres.TransactionSql,
-  metaSchema: string,
-  runId: string | null,
   events: readonly RetryEvent[],
+  options: { metaSchema: string; runId: string | null },
 ): Promise<void> {
+  const { metaSchema, runId } = options;
   if (events.length === 0) return;
   const rows = events.map((e, i) => ({
     run_id: runId,

@@ -479,7 +479,7 @@ export async function finishRun(
             offending bigint, description text, samples jsonb, seconds double precision)
         `;
       }
-      await recordRetries(tx, metaSchema, result.runId, result.retries ?? []);
+      await recordRetries(tx, result.retries ?? [], { metaSchema, runId: result.runId });
     });
   } finally {
     if (reportsDir !== false) {
