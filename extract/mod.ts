@@ -7,3 +7,4 @@ export { dropStagingTables, rawTableStatements, swapStagingTables } from "./load
 export { requireSource } from "./open_source.ts";
 export { JsonLineError } from "./json_lines.ts";
 export { type RawRow, rawRowOfJson } from "./raw_row.ts";
+export type { Source } from "./source.ts";

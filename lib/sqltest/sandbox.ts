@@ -18,6 +18,7 @@ import {
   type Logger,
   type PipelineConfig,
   quoteIdent,
+  RetryLog,
   silentLogger,
   type Sql,
 } from "../core/mod.ts";
@@ -71,6 +72,7 @@ export async function inSandbox<T>(
     lockRetries: DEFAULTS.lockRetries,
     lockRetryDelayMs: DEFAULTS.lockRetryDelayMs,
     watchedSchemas: [config.rawSchema, config.utilSchema, ...build],
+    retries: new RetryLog(context.logger ?? silentLogger),
   });
   const rows = encodeGiven(test);
   let outcome: { value: T } | undefined;
