@@ -65,6 +65,7 @@ export async function openDumpSource(
   return {
     kind: "dump",
     description: dir,
+    reads: { kind: "dump" },
     locate: find,
     async estimate(collection: string): Promise<SourceEstimate> {
       const stat = await Deno.stat(await find(collection));

@@ -11,10 +11,14 @@ import {
   DEFAULTS,
   ensureMeta,
   type ExtractResult,
+  isSessionLost,
   LmlError,
   type Logger,
   type PipelineConfig,
+  recordRetries,
   redactText,
+  RetryLog,
+  type RetryPolicy,
   silentLogger,
   type Sql,
 } from "../lib/core/mod.ts";
@@ -31,6 +35,7 @@ import {
 import { createProgress, type Progress } from "./progress.ts";
 import { openSource } from "./open_source.ts";
 import { type Source, SourceError, type SourceEstimate } from "./source.ts";
+import { restageOnLostSession } from "./retry.ts";
 
 /** A collection that could not be extracted; names the document when one is at fault. */
 class ExtractError extends LmlError {
@@ -74,6 +79,15 @@ export interface ExtractOptions {
    * INSERTs where it is refused. "copy" and "insert" force one (tests). Default: "auto".
    */
   method?: LoadMethod | "auto";
+  /** How transient faults (source reads, lost PostgreSQL sessions) are retried. Default: config.retry. */
+  retry?: RetryPolicy;
+  /**
+   * Where retries are recorded. Default: a log of the extraction's own, written to
+   * `<meta>.retries` when it ends (a caller passing its log writes it itself).
+   */
+  retryLog?: RetryLog;
+  /** Called with the source once it is open (its `reads` are final once the extraction ends). */
+  onSource?: (source: Source) => void;
 }
 
 /** Options of {@linkcode stageCollection}. */
@@ -82,6 +96,8 @@ export interface StageOptions extends Omit<ExtractOptions, "select" | "concurren
   collection: string;
   /** The opened source. */
   source: Source;
+  /** True for an error to rethrow (the caller restarts the staging) instead of reporting it. */
+  restartable?: (error: unknown) => boolean;
 }
 
 interface RunState {
@@ -146,10 +162,15 @@ async function stageCollection(
     return ok ? "copy" : "insert";
   }));
   const reserved = await sql.reserve();
+  let lost = false;
   try {
     await createStaging(reserved, target);
     const location = await source.locate(collection);
-    counts = await loadDocuments(reserved, source.read(collection), {
+    const retry = {
+      policy: options.retry ?? config.retry,
+      log: options.retryLog ?? new RetryLog(),
+    };
+    counts = await loadDocuments(reserved, source.read(collection, { retry }), {
       ...target,
       location,
       extractedAt,
@@ -173,11 +194,18 @@ async function stageCollection(
       status: "succeeded",
     };
   } catch (error) {
+    lost = isSessionLost(error);
+    if (options.restartable?.(error)) {
+      tracker?.finish("restarting");
+      throw error;
+    }
     const failure = describeError(collection, error);
     tracker?.finish("failed");
     logger.error(failure.message);
-    await dropStagingTables(reserved, { rawSchema: config.rawSchema, collections: [collection] })
-      .catch(() => {});
+    await dropStagingTables(lost ? sql : reserved, {
+      rawSchema: config.rawSchema,
+      collections: [collection],
+    }).catch(() => {});
     return {
       collection,
       documents: 0,
@@ -188,7 +216,9 @@ async function stageCollection(
       error: failure.message,
     };
   } finally {
-    reserved.release();
+    // postgres.js 3.4 would put a connection that closed while reserved back among the open
+    // ones, where it swallows every later query: it is left to the pool, which reconnects it.
+    if (!lost) reserved.release();
   }
 }
 
@@ -262,7 +292,10 @@ async function run(
   const logger = options.logger ?? silentLogger;
   const names = options.select ?? config.collections.map((c) => c.name);
   await ensureMeta(sql, config.metaSchema);
+  const retry = options.retry ?? config.retry;
+  const retryLog = options.retryLog ?? new RetryLog(logger);
   return await withSource(config, options, async (source) => {
+    options.onSource?.(source);
     using progress = createProgress(logger);
     const forced = options.method && options.method !== "auto" ? options.method : undefined;
     runStates.set(source, { method: undefined, forced, progress });
@@ -271,30 +304,46 @@ async function run(
       const results = await pool(
         await largestFirst(source, names),
         options.concurrency ?? DEFAULTS.concurrency,
-        async (collection) => {
-          let result = await stageCollection(sql, config, { ...options, collection, source });
-          if (swap && result.status === "succeeded") {
-            try {
-              await sql.begin((tx) =>
-                swapStagingTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
-              );
-            } catch (error) {
-              const failure = describeError(collection, error);
-              logger.error(failure.message);
-              await dropStagingTables(sql, {
-                rawSchema: config.rawSchema,
-                collections: [collection],
-              })
-                .catch(() => {});
-              result = { ...result, status: "failed", error: failure.message };
+        // Any lost PostgreSQL session in a collection's work restarts that work from its start.
+        (collection) =>
+          restageOnLostSession(async (restartable) => {
+            let result = await stageCollection(sql, config, {
+              ...options,
+              collection,
+              source,
+              retry,
+              retryLog,
+              restartable,
+            });
+            if (swap && result.status === "succeeded") {
+              try {
+                await sql.begin((tx) =>
+                  swapStagingTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
+                );
+              } catch (error) {
+                if (restartable(error)) throw error;
+                const failure = describeError(collection, error);
+                logger.error(failure.message);
+                await dropStagingTables(sql, {
+                  rawSchema: config.rawSchema,
+                  collections: [collection],
+                })
+                  .catch(() => {});
+                result = { ...result, status: "failed", error: failure.message };
+              }
             }
-          }
-          await writeLog(sql, config, source, result, options.runId);
-          return result;
-        },
+            await writeLog(sql, config, source, result, options.runId);
+            return result;
+          }, { sql, collection, policy: retry, log: retryLog }),
       );
       results.sort((a, b) => names.indexOf(a.collection) - names.indexOf(b.collection));
       progress.summary(results);
+      if (!options.retryLog) {
+        await recordRetries(sql, retryLog.events, {
+          metaSchema: config.metaSchema,
+          runId: options.runId ?? null,
+        });
+      }
       return results;
     } finally {
       runStates.delete(source);

@@ -5,3 +5,6 @@
 export { extractCollections, stageCollections } from "./extract.ts";
 export { dropStagingTables, rawTableStatements, swapStagingTables } from "./load.ts";
 export { requireSource } from "./open_source.ts";
+export { JsonLineError } from "./json_lines.ts";
+export { type RawRow, rawRowOfJson } from "./raw_row.ts";
+export type { Source } from "./source.ts";

@@ -1,11 +1,16 @@
 /**
  * A live MongoDB as a source, through the official driver: `find({}, {raw: true})` hands back
- * each document's BSON bytes untouched, so nothing passes through JS values.
+ * each document's BSON bytes untouched, so nothing passes through JS values. Collections are
+ * read in `_id` order, resumed after transient faults (mongo_read.ts), at one point in time
+ * where the deployment allows it (mongo_snapshot.ts), from the members the URL's
+ * `readPreference` names.
  * @module
  */
 import { MongoClient } from "mongodb";
 import { redactText, redactUrl } from "../lib/core/mod.ts";
-import { type DocumentBatch, type Source, SourceError, type SourceEstimate } from "./source.ts";
+import { type Source, SourceError, type SourceEstimate } from "./source.ts";
+import { readCollection } from "./mongo_read.ts";
+import { SnapshotClock } from "./mongo_snapshot.ts";
 
 /** Options of {@linkcode openMongoSource}. */
 export interface MongoSourceOptions {
@@ -52,10 +57,22 @@ export async function openMongoSource(
     );
   }
   const db = client.db(database);
+  const snapshot = await SnapshotClock.open(client);
+  const outage = { gaveUp: undefined };
   const close = () => client.close();
   return {
     kind: "mongodb",
     description,
+    get reads() {
+      const atClusterTime = snapshot.atClusterTime;
+      const notAtOnePoint = snapshot.notAtOnePoint;
+      return {
+        kind: "mongodb" as const,
+        readPreference: client.readPreference.mode,
+        ...(atClusterTime === undefined ? {} : { atClusterTime }),
+        ...(notAtOnePoint === undefined ? {} : { notAtOnePoint }),
+      };
+    },
     locate: (collection) => Promise.resolve(`${database}.${collection}`),
     async estimate(collection: string): Promise<SourceEstimate> {
       try {
@@ -64,34 +81,16 @@ export async function openMongoSource(
         return {};
       }
     },
-    async *read(collection: string, readOptions = {}): AsyncIterable<DocumentBatch> {
-      const batchSize = readOptions.batchSize ?? options.batchSize ?? 1000;
-      const cursor = db.collection(collection).find({}, { raw: true, batchSize });
-      let ordinal = 0;
-      let consumed = 0;
-      let docs: Uint8Array[] = [];
-      try {
-        for await (const doc of cursor) {
-          const bytes = doc as unknown as Uint8Array;
-          docs.push(bytes);
-          consumed += bytes.length;
-          ordinal++;
-          if (docs.length >= batchSize || cursor.bufferedCount() === 0) {
-            yield { docs, offsets: undefined, consumed };
-            docs = [];
-          }
-        }
-      } catch (cause) {
-        throw new SourceError(
-          `the server at ${description} failed after ${ordinal} documents: ` +
-            `${redactText(String((cause as Error).message))}`,
-          { cause, ordinal: ordinal + 1, location: `${database}.${collection}` },
-        );
-      } finally {
-        await cursor.close().catch(() => {});
-      }
-      if (docs.length > 0) yield { docs, offsets: undefined, consumed };
-    },
+    read: (collection, readOptions = {}) =>
+      readCollection({
+        db,
+        collection,
+        description,
+        batchSize: readOptions.batchSize ?? options.batchSize ?? 1000,
+        snapshot,
+        retry: readOptions.retry,
+        outage,
+      }),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { LmlError } from "../lib/core/mod.ts";
+import { LmlError, type RetryLog, type RetryPolicy, type SourceReads } from "../lib/core/mod.ts";
 
 /** A batch of BSON documents read from a source, in source order. */
 export interface DocumentBatch {
@@ -34,8 +34,16 @@ export interface Source extends AsyncDisposable {
   locate(collection: string): Promise<string>;
   /** Size estimate for progress. */
   estimate(collection: string): Promise<SourceEstimate>;
-  /** Streams the collection's documents; errors are {@linkcode SourceError}s. */
-  read(collection: string, options?: { batchSize?: number }): AsyncIterable<DocumentBatch>;
+  /**
+   * Streams the collection's documents; errors are {@linkcode SourceError}s. With `retry`, a
+   * live server's transient faults are retried and the read resumed where it stopped.
+   */
+  read(
+    collection: string,
+    options?: { batchSize?: number; retry?: { policy: RetryPolicy; log: RetryLog } },
+  ): AsyncIterable<DocumentBatch>;
+  /** How the collections were read (read preference, point in time), for the reports. */
+  readonly reads: SourceReads;
   /** Releases connections. */
   close(): Promise<void>;
 }

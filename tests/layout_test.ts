@@ -8,7 +8,17 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const CONCERNS = ["transform", "report", "ops", "embedded", "profile", "scaffold", "sample"];
+const CONCERNS = [
+  "transform",
+  "report",
+  "ops",
+  "embedded",
+  "profile",
+  "scaffold",
+  "sample",
+  "sqltest",
+  "docs",
+];
 
 /** The folder a module belongs to: "lib/core", "lib/transform", ..., "extract" or "main.ts". */
 function folderOf(path: string): string {

@@ -30,6 +30,8 @@ import { formatProfile, profileCollection, writeProfileReports } from "../profil
 import { scaffoldCollection } from "../scaffold/mod.ts";
 import { monitorRun } from "../ops/mod.ts";
 import { checkFreshness, formatFreshness, freshnessJson, parseDuration } from "./status.ts";
+import { newSqlTest, testSql } from "./test_sql.ts";
+import { buildDocs, serveDocs } from "../docs/mod.ts";
 
 /** Every flag of the command line, declared once (node:util parseArgs options). */
 export const OPTIONS = {
@@ -49,6 +51,9 @@ export const OPTIONS = {
   "sample-size": { type: "string" },
   concurrency: { type: "string" },
   "max-age": { type: "string" },
+  new: { type: "boolean" },
+  docs: { type: "boolean" },
+  name: { type: "string" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -71,7 +76,8 @@ interface Command {
   summary: string;
   usage: string;
   flags: (keyof Flags)[];
-  args?: number;
+  /** Positional arguments: exactly n, or [least, most]. Default: 0. */
+  args?: number | readonly [number, number];
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -138,10 +144,19 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "Serve the embedded PostgreSQL on a local port for psql or DBeaver",
-    usage: "serve [--port <n>]",
-    flags: [...COMMON, "port"],
+    summary:
+      "Serve the embedded PostgreSQL on a local port for psql or DBeaver (--docs: the catalog)",
+    usage: "serve [--port <n>]   |   serve --docs [--port <n>] [--reports <dir>]",
+    flags: [...COMMON, "port", "docs", "reports"],
     run: async (ctx) => {
+      if (ctx.flags.docs) {
+        const dir = `${ctx.flags.reports ?? DEFAULTS.reportsDir}/docs`;
+        await serveDocs(dir, {
+          port: numberFlag(ctx.flags, "port", DEFAULTS.docsPort),
+          logger: ctx.logger,
+        }).finished;
+        return 0;
+      }
       await serveEmbedded({ port: numberFlag(ctx.flags, "port", SERVE_PORT), logger: ctx.logger });
       return 0;
     },
@@ -166,6 +181,30 @@ export const COMMANDS: Record<string, Command> = {
     flags: [...COMMON, "database-url", "schema", "sample-size"],
     args: 1,
     run: runScaffold,
+  },
+  docs: {
+    summary: "Build the catalog site (schemas, lineage, checks, run history) into reports/docs/",
+    usage: "docs [--database-url <url>] [--reports <dir>]",
+    flags: [...COMMON, "database-url", "reports"],
+    run: async (ctx) => {
+      const config = await ctx.config();
+      return await withDatabase(ctx, async (sql) => {
+        const result = await buildDocs(sql, config, {
+          reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+          logger: ctx.logger,
+        });
+        ctx.logger.info(`open ${result.dir}/index.html, or: deno task serve --docs`);
+        return 0;
+      }, { application: "lml docs" });
+    },
+  },
+  "test-sql": {
+    summary: "Run the SQL unit tests (sql/<schema>/tests/*.yaml) in transactions that roll back",
+    usage: "test-sql [--select <names>] [--database-url <url>] [--reports <dir>]\n" +
+      "       deno task test-sql --new <collection> <_id> [--name <test name>]",
+    flags: [...COMMON, "database-url", "select", "reports", "new", "name"],
+    args: [0, 2],
+    run: runTestSql,
   },
 };
 
@@ -229,12 +268,16 @@ export async function runCommand(
       });
     }
   }
-  const expected = command.args ?? 0;
-  if (args.length !== expected) {
+  const [least, most] = typeof command.args === "object"
+    ? command.args
+    : [command.args ?? 0, command.args ?? 0];
+  if (args.length < least || args.length > most) {
     throw new UsageError(
-      expected === 0
+      most === 0
         ? `"${name}" takes no arguments (got "${args.join(" ")}")`
-        : `"${name}" needs ${expected} argument`,
+        : least === most
+        ? `"${name}" needs ${least} argument`
+        : `"${name}" takes ${least} to ${most} arguments (got ${args.length})`,
       { hint: `usage: deno task ${command.usage}` },
     );
   }
@@ -461,6 +504,35 @@ async function runScaffold(ctx: CommandContext): Promise<number> {
     );
     return 0;
   }, { application: "lml scaffold" });
+}
+
+async function runTestSql(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  if (ctx.flags.new ? ctx.args.length !== 2 : ctx.args.length !== 0) {
+    throw new UsageError(
+      ctx.flags.new ? "--new needs <collection> <_id>" : `"test-sql" takes no arguments`,
+      { hint: `usage: deno task ${COMMANDS["test-sql"]!.usage}` },
+    );
+  }
+  if (ctx.flags.name !== undefined && !ctx.flags.new) {
+    throw new UsageError("--name goes with --new <collection> <_id>");
+  }
+  return await withDatabase(ctx, async (sql) => {
+    if (ctx.flags.new) {
+      const [collection, id] = ctx.args as [string, string];
+      return await newSqlTest(sql, config, {
+        collection,
+        id,
+        name: ctx.flags.name,
+        logger: ctx.logger,
+      });
+    }
+    return await testSql(sql, config, {
+      select: selectFlag(ctx.flags),
+      reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+      logger: ctx.logger,
+    });
+  }, { application: "lml test-sql" });
 }
 
 async function runGenerate(ctx: CommandContext): Promise<number> {

@@ -4,7 +4,12 @@
  * and normalized data exactly as they were. One refresh at a time per database.
  * @module
  */
-import { dropStagingTables, stageCollections, swapStagingTables } from "../../extract/mod.ts";
+import {
+  dropStagingTables,
+  type Source,
+  stageCollections,
+  swapStagingTables,
+} from "../../extract/mod.ts";
 import {
   DEFAULTS,
   ensureMeta,
@@ -15,6 +20,9 @@ import {
   peakRssBytes,
   type PipelineConfig,
   recordRun,
+  RetryLog,
+  type RetryPolicy,
+  retryPolicy,
   RunError,
   type RunResult,
   silentLogger,
@@ -44,6 +52,8 @@ export interface RefreshOptions {
   lockTimeoutMs?: number;
   /** Retries of a statement that hit the lock timeout. Default: 3. */
   lockRetries?: number;
+  /** How transient faults are retried (fields set here win over config.retry). Default: config.retry. */
+  retry?: Partial<RetryPolicy>;
 }
 
 /** Raised when another refresh holds the database (exit code 1). */
@@ -111,6 +121,9 @@ async function run(
   });
   logger.info(`refresh ${runId}: extracting ${all.length} collections`);
   const started = new Date();
+  const retry = retryPolicy(options.retry, config.retry);
+  const retryLog = new RetryLog(logger);
+  let source: Source | undefined;
   const failed = async (error: Error, extract: ExtractResult[]): Promise<RunResult> => {
     const graph = graphMermaid(config, selected);
     const result: RunResult = {
@@ -120,6 +133,8 @@ async function run(
       seconds: (Date.now() - started.getTime()) / 1000,
       peakRssBytes: peakRssBytes(),
       error,
+      retries: retryLog.events,
+      ...(source ? { sourceReads: source.reads } : {}),
     };
     await recordRun(sql, result, { metaSchema: config.metaSchema, logger });
     return result;
@@ -132,6 +147,9 @@ async function run(
         logger,
         runId,
         concurrency: options.concurrency ?? DEFAULTS.concurrency,
+        retry,
+        retryLog,
+        onSource: (opened) => source = opened,
       });
     } catch (cause) {
       // The source could not be opened at all: the run fails like any extraction failure.
@@ -145,6 +163,9 @@ async function run(
       logger,
       extract,
       prepare: (tx) => swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all }),
+      retry,
+      retryLog,
+      ...(source ? { sourceReads: source.reads } : {}),
       ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
       ...(options.lockRetries === undefined ? {} : { lockRetries: options.lockRetries }),
     });

@@ -9,6 +9,7 @@ import { ConfigError, didYouMean, UsageError } from "./errors.ts";
 import { isIdentifier } from "./db.ts";
 import { type NotifyConfig, parseNotify, parseRetentionDays } from "./config_monitoring.ts";
 import { DEFAULT_MASKED_COLUMNS } from "./mask.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -52,6 +53,8 @@ export interface PipelineConfig {
   retentionDays?: number;
   /** What reports may show and who may read them. Default: {@linkcode DEFAULT_REPORTS}. */
   reports?: ReportSettings;
+  /** How transient faults are retried (`retry:`). Default: {@linkcode DEFAULT_RETRY_POLICY}. */
+  retry: RetryPolicy;
 }
 
 /** The `reports:` section of the config. */
@@ -83,7 +86,9 @@ const TOP_KEYS = [
   "notify",
   "retention_days",
   "reports",
+  "retry",
 ];
+const RETRY_KEYS = ["attempts", "max_seconds"];
 const REPORT_KEYS = ["masked_columns", "private"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
 
@@ -183,6 +188,7 @@ export function parseConfig(text: string, path: string): PipelineConfig {
   const metaSchema = ident(root, "meta_schema", "lml_meta");
   const utilSchema = UTIL_SCHEMA;
   const sourceDatabase = str(root, "source_database", "mesa4core");
+  const retry = parseRetry(root.get("retry", true), fail);
   const collectionsNode = root.get("collections", true);
   if (!isMap(collectionsNode) || collectionsNode.items.length === 0) {
     return fail("`collections` must be a non-empty mapping", collectionsNode ?? root);
@@ -275,6 +281,30 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     notify: parseNotify(root.get("notify", true), { fail, lineOf }),
     retentionDays: parseRetentionDays(root.get("retention_days", true), { fail, lineOf }),
     reports: reportSettings(root.get("reports", true), fail),
+    retry,
+  };
+}
+
+/** The `retry:` mapping: `attempts` (0 to 100) and `max_seconds` (0 to 86400), both optional. */
+function parseRetry(node: unknown, fail: (message: string, node?: unknown) => never): RetryPolicy {
+  if (node === undefined || (isScalar(node) && node.value === null)) {
+    return { ...DEFAULT_RETRY_POLICY };
+  }
+  if (!isMap(node)) return fail("`retry` must be a mapping (attempts, max_seconds)", node);
+  checkKeys(node, RETRY_KEYS, "retry", fail);
+  const whole = (key: string, max: number, fallback: number): number => {
+    const value = node.get(key, true);
+    if (value === undefined) return fallback;
+    const n = isScalar(value) ? value.value : undefined;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > max) {
+      return fail(`retry: field "${key}" must be a whole number from 0 to ${max}`, value);
+    }
+    return n;
+  };
+  return {
+    attempts: whole("attempts", 100, DEFAULT_RETRY_POLICY.attempts),
+    maxSeconds: whole("max_seconds", 86_400, DEFAULT_RETRY_POLICY.maxSeconds),
+    firstDelayMs: DEFAULT_RETRY_POLICY.firstDelayMs,
   };
 }
 

@@ -32,4 +32,6 @@ export const DEFAULTS = {
   maxAge: "26h",
   /** Days of run folders and ledger rows kept. */
   retentionDays: 30,
+  /** Port of `serve --docs` (the catalog site). */
+  docsPort: 8730,
 } as const;

@@ -1,12 +1,14 @@
 /**
  * The run ledger in the meta schema (default lml_meta): runs, files run, check results, the
- * extraction log and the alerts sent. Created on first use; never dropped but by `reset`.
+ * extraction log, the alerts sent and the retries. Created on first use; never dropped but by
+ * `reset`.
  * @module
  */
 import type postgres from "postgres";
 import { quoteIdent, type Sql } from "./db.ts";
 import { UsageError } from "./errors.ts";
 import { hex } from "./hash.ts";
+import { recordRetries } from "./retry.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { redactText } from "./redact.ts";
 import type { RunResult } from "./result.ts";
@@ -98,6 +100,17 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
         sent_at timestamptz not null default clock_timestamp()
       );
       comment on table ${m}.alerts is 'Every alert a run sent (notify: in pipeline.yaml): target as configured (no secrets), attempts, and why it failed; run_id is null for a run that never started.';
+      create table if not exists ${m}.retries (
+        run_id text references ${m}.runs on delete cascade,
+        ordinal integer not null,
+        at timestamptz not null,
+        stage text not null check (stage in ('read', 'stage', 'statement', 'transaction')),
+        what text not null,
+        why text not null,
+        attempt integer not null,
+        waited_ms integer not null
+      );
+      comment on table ${m}.retries is 'Every transient fault a run retried: a MongoDB read resumed, a staging restarted, a statement or the publishing transaction run again; run_id is null for an extract run.';
     `);
   });
 }
@@ -142,7 +155,7 @@ export async function recordRun(
   const meta = sql(options.metaSchema ?? "lml_meta");
   const error = result.error ? storable(redactText(result.error.message)) : null;
   try {
-    await recordInFull(sql, result, { meta, error });
+    await recordInFull(sql, result, { meta, error, metaSchema: options.metaSchema ?? "lml_meta" });
     return;
   } catch (cause) {
     logger.warn(
@@ -175,7 +188,11 @@ function storable(text: string): string {
 async function recordInFull(
   sql: Sql,
   result: RunResult,
-  { meta, error }: { meta: postgres.Helper<string>; error: string | null },
+  { meta, error, metaSchema }: {
+    meta: postgres.Helper<string>;
+    error: string | null;
+    metaSchema: string;
+  },
 ): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`
@@ -217,5 +234,6 @@ async function recordInFull(
           offending bigint, description text, samples jsonb, seconds double precision)
       `;
     }
+    await recordRetries(tx, result.retries ?? [], { metaSchema, runId: result.runId });
   });
 }

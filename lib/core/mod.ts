@@ -50,3 +50,21 @@ export {
   type Severity,
   type TableCount,
 } from "./result.ts";
+export {
+  describePgFault,
+  isRaceLost,
+  isSessionLost,
+  isTransientPgError,
+  settleLostSessions,
+} from "./pg_faults.ts";
+export {
+  Backoff,
+  DEFAULT_RETRY_POLICY,
+  pause,
+  recordRetries,
+  type RetryEvent,
+  RetryLog,
+  type RetryPolicy,
+  retryPolicy,
+} from "./retry.ts";
+export { describeSourceReads, type SourceReads } from "./source_reads.ts";

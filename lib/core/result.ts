@@ -4,6 +4,9 @@
  * @module
  */
 
+import type { RetryEvent } from "./retry.ts";
+import type { SourceReads } from "./source_reads.ts";
+
 /** Severity of a check: `error` fails the run, `warn` only reports. */
 export type Severity = "error" | "warn";
 
@@ -107,6 +110,10 @@ export interface RunResult {
   graph: string;
   /** Why the run failed: SqlFileError, LockTimeoutError, RunError (failed checks), ... */
   error: Error | undefined;
+  /** Every transient fault the run retried. Default: none. */
+  retries?: RetryEvent[];
+  /** How the source was read (refresh runs). */
+  sourceReads?: SourceReads;
 }
 
 /**

@@ -3,6 +3,7 @@
  * @module
  */
 import type { RunResult } from "../core/mod.ts";
+import { retriesJson } from "./retries.ts";
 
 /** The report.json object (format "lml-report/1"). */
 export function renderJson(result: RunResult): Record<string, unknown> {
@@ -22,6 +23,7 @@ export function renderJson(result: RunResult): Record<string, unknown> {
     checks: result.checks.map((c) => ({ ...c, seconds: round(c.seconds) })),
     tables: result.tables,
     extract: result.extract.map((e) => ({ ...e, seconds: round(e.seconds) })),
+    ...retriesJson(result),
     graph: result.graph,
   };
 }

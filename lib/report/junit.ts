@@ -5,7 +5,7 @@
 import type { CheckResult, RunResult } from "../core/mod.ts";
 
 /** Escapes text for XML attributes and content, replacing characters XML 1.0 cannot hold. */
-function xmlEscape(text: string): string {
+export function xmlEscape(text: string): string {
   return text
     // deno-lint-ignore no-control-regex
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd")

@@ -2,6 +2,7 @@
  * report.md: the run for people, verdict first.
  * @module
  */
+import { retriesMarkdown } from "./retries.ts";
 import { type RunResult, truncate } from "../core/mod.ts";
 import { markdownCode, markdownFence, markdownInline } from "./markdown_text.ts";
 
@@ -138,6 +139,7 @@ export function renderMarkdown(result: RunResult): string {
     }
     out.push("");
   }
+  out.push(...retriesMarkdown(result));
   out.push("## Dependency graph", "", ...markdownFence(result.graph, "mermaid"), "");
   return out.join("\n");
 }

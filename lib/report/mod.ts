@@ -4,3 +4,4 @@
  */
 export { writeMetrics } from "./metrics_prom.ts";
 export { type ReportPaths, writeReports } from "./write.ts";
+export { xmlEscape } from "./junit.ts";

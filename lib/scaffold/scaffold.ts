@@ -10,10 +10,12 @@ import {
   displayPath,
   loadConfig,
   parseConfig,
+  type PipelineConfig,
   type Sql,
   UsageError,
 } from "../core/mod.ts";
 import { type CollectionProfile, profileCollection, type ProfileOptions } from "../profile/mod.ts";
+import { createTest } from "../sqltest/mod.ts";
 import { type CollectionDraft, defaultSchema, draftCollection } from "./model.ts";
 import { type DraftFile, renderDraft } from "./sql.ts";
 
@@ -122,7 +124,41 @@ export async function scaffoldCollection(
     await Deno.writeTextFile(configPath, newConfig);
     written.push(configPath);
   }
+  const firstTest = await writeFirstTest(
+    sql,
+    existing ? config : parseConfig(newConfig, configPath),
+    {
+      collection,
+      sameFolder: sqlDir === config.sqlDir.replace(/\/+$/, ""),
+    },
+  );
+  if (firstTest.path) written.push(firstTest.path);
+  if (firstTest.todo) draft.todos.push(firstTest.todo);
   return { profile, draft, folder, written, configPath, configEntry };
+}
+
+/**
+ * The first SQL unit test of a new collection: its first raw document and the rows the draft
+ * makes of it (`tests/first_document.yaml`). When that cannot be done, a TODO saying how.
+ */
+async function writeFirstTest(
+  sql: Sql,
+  config: PipelineConfig,
+  options: { collection: string; sameFolder: boolean },
+): Promise<{ path?: string; todo?: string }> {
+  const how = `write a first test: deno task test-sql --new ${options.collection} <_id>`;
+  if (!options.sameFolder) return { todo: `${how} (the draft is outside the config's folder)` };
+  try {
+    const created = await createTest(sql, config, {
+      collection: options.collection,
+      name: "first_document",
+    });
+    return { path: created.path };
+  } catch (error) {
+    return {
+      todo: `${how} (first_document.yaml could not be written: ${(error as Error).message})`,
+    };
+  }
 }
 
 async function refuseExisting(folder: string): Promise<void> {

@@ -4,3 +4,12 @@
  */
 export { buildPlan, formatPlan, graphMermaid } from "./plan.ts";
 export { runChecks, runTransforms, type TransformResult } from "./run.ts";
+export { type Check, derivedChecks, fileChecks, runCheckList } from "./checks.ts";
+export {
+  type CheckFile,
+  discoverFiles,
+  type SqlFile,
+  SqlFileError,
+  type SqlLayout,
+} from "./sql_files.ts";
+export { StatementRunner } from "./statements.ts";

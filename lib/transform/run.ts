@@ -23,10 +23,13 @@ import {
   peakRssBytes,
   type PipelineConfig,
   recordRun,
+  RetryLog,
+  type RetryPolicy,
   RunError,
   type RunResult,
   selectCollections,
   silentLogger,
+  type SourceReads,
   type Sql,
   startRun,
   type TableCount,
@@ -35,6 +38,7 @@ import { type Check, derivedChecks, fileChecks, runCheckList } from "./checks.ts
 import { buildPlan, graphMermaid, type Plan } from "./plan.ts";
 import { discoverFiles, type SqlFile, type SqlLayout } from "./sql_files.ts";
 import { applyRunSettings, sessionLost, StatementRunner } from "./statements.ts";
+import { retryTransaction } from "./transaction_retry.ts";
 import { countTables, writtenRows } from "./tables.ts";
 
 /** Options of {@linkcode runTransforms}. */
@@ -61,6 +65,12 @@ export interface TransformOptions {
   extract?: RunResult["extract"];
   /** Seconds between heartbeat lines during a long file. Default: 30. */
   heartbeatSeconds?: number;
+  /** How a failure to begin the transaction is retried (see transaction_retry.ts). Default: config.retry. */
+  retry?: RetryPolicy;
+  /** Where retries are recorded (a refresh shares its log). Default: a log of the run's own. */
+  retryLog?: RetryLog;
+  /** How the source was read, for the reports (a refresh). Default: none. */
+  sourceReads?: SourceReads;
 }
 
 /** What {@linkcode runTransforms} returns: the run's result, plus the plan of a dry run. */
@@ -109,15 +119,19 @@ export async function runTransforms(
   await startRun(sql, { runId, command, selected }, { metaSchema: config.metaSchema });
   logger.info(`${command} ${runId}: rebuilding ${selected.join(", ")}`);
 
+  const retries = options.retryLog ?? new RetryLog(logger);
   const engine = new StatementRunner(sql, logger, {
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
     lockRetries: options.lockRetries ?? DEFAULTS.lockRetries,
     lockRetryDelayMs: options.lockRetryDelayMs ?? DEFAULTS.lockRetryDelayMs,
     watchedSchemas: [config.rawSchema, config.utilSchema, ...selected],
+    retries,
   });
   const elapsed = () => Math.round((performance.now() - clock) / 1000);
   try {
-    await sql.begin(async (tx) => {
+    await retryTransaction(sql, async (tx) => {
+      // A rerun starts from scratch.
+      Object.assign(result, { files: [], checks: [], tables: [], failedChecks: [] });
       await engine.begin(tx, runId, started);
       if (options.prepare) await options.prepare(tx);
       const runFile = async (file: SqlFile, kind: FileResult["kind"], schema: string | null) => {
@@ -152,6 +166,10 @@ export async function runTransforms(
       logger.info("running checks", { elapsed_s: elapsed() });
       Object.assign(result, await checkAndCount(tx, config, { collections, layout, logger }));
       if (result.failedChecks.length > 0) throw failedChecksError(result.failedChecks, true);
+    }, {
+      policy: options.retry ?? config.retry,
+      log: retries,
+      explain: (lost) => sessionLost(lost, engine.lastFailure)?.message,
     });
   } catch (caught) {
     result.error = sessionLost(caught, engine.lastFailure) ??
@@ -159,6 +177,8 @@ export async function runTransforms(
     logger.error(result.error.message.split("\n")[0]!);
   }
   result.files.push(...checkFileResults(layout, result.checks, { ranOnly: true }));
+  result.retries = retries.events;
+  if (options.sourceReads) result.sourceReads = options.sourceReads;
   finish(result, clock);
   await recordRun(sql, result, { metaSchema: config.metaSchema, logger });
   logger.info(`${command} ${runId} ${result.status}`, { seconds: Math.round(result.seconds) });

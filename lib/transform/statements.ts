@@ -6,7 +6,14 @@
  * @module
  */
 import type postgres from "postgres";
-import { type Logger, RunError, type Sql } from "../core/mod.ts";
+import {
+  describePgFault,
+  isRaceLost,
+  type Logger,
+  type RetryLog,
+  RunError,
+  type Sql,
+} from "../core/mod.ts";
 import { isPgError } from "./checks.ts";
 import { locateError, splitStatements, type SqlFile } from "./sql_files.ts";
 
@@ -118,9 +125,14 @@ export interface StatementRunnerOptions {
   lockRetryDelayMs: number;
   /** Schemas whose lock holders are named when no blocker was seen while waiting. */
   watchedSchemas: string[];
+  /** Where retries are recorded. */
+  retries: RetryLog;
 }
 
-/** Runs statements in a transaction, each in a savepoint, retrying lock timeouts. */
+/**
+ * Runs statements in a transaction, each in a savepoint, retrying lock timeouts, deadlocks and
+ * serialization failures (the savepoint undoes the failed attempt, nothing else).
+ */
 export class StatementRunner {
   #sql: Sql;
   #logger: Logger;
@@ -177,16 +189,22 @@ export class StatementRunner {
         );
         return;
       } catch (error) {
-        if (isPgError(error) && error.code === "55P03") {
-          if (attempt < lockRetries) {
-            const pause = Math.min(lockRetryDelayMs * 2 ** attempt, 30_000);
-            this.#logger.warn(`${where}: lock timeout, retrying in ${pause} ms`, {
-              attempt: attempt + 1,
-              blockers: (await watch.result()).map((b) => b.pid),
-            });
-            await new Promise((resolve) => setTimeout(resolve, pause));
-            continue;
-          }
+        const lockTimeout = isPgError(error) && error.code === "55P03";
+        if ((lockTimeout || isRaceLost(error)) && attempt < lockRetries) {
+          const pause = Math.min(lockRetryDelayMs * 2 ** attempt, 30_000);
+          this.#options.retries.record({
+            stage: "statement",
+            what: where,
+            why: lockTimeout
+              ? `lock timeout (55P03) after ${lockTimeoutMs} ms`
+              : describePgFault(error),
+            attempt: attempt + 1,
+            waitedMs: pause,
+          }, { blockers: (await watch.result()).map((b) => b.pid) });
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          continue;
+        }
+        if (lockTimeout) {
           let blockers = await watch.result();
           if (blockers.length === 0) blockers = await this.#lockHolders();
           throw new LockTimeoutError(where, blockers, {

@@ -105,14 +105,18 @@ Deno.test({
   assert.equal(first?.status, "succeeded", first?.error);
   const before = await rawRows(db.sql);
 
-  mongo.server.failAfterBatches(2);
-  const [second] = await extractCollections(db.sql, config, { source: mongo.url, select: [USERS] });
+  mongo.server.failAfterBatches(2); // for good: retried, then given up
+  const [second] = await extractCollections(db.sql, config, {
+    source: mongo.url,
+    select: [USERS],
+    retry: { attempts: 2, maxSeconds: 5, firstDelayMs: 50 },
+  });
   assert.equal(second?.status, "failed");
   assert.match(
     second.error!,
     /^lml_users_mesa4core: document \d+ of lml_test\.lml_users_mesa4core: /,
   );
-  assert.match(second.error!, /failed after \d+ documents/);
+  assert.match(second.error!, /failed after \d+ documents: .*\(gave up after 2 retries over/);
   assert.deepEqual(await rawRows(db.sql), before);
   const [staging] = await db.sql`
     select to_regclass('lml_raw.lml_users_mesa4core__next') is null as gone`;

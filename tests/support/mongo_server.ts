@@ -7,8 +7,16 @@
  * It speaks OP_MSG (kind 0 and kind 1 sections) and the legacy OP_QUERY
  * handshake, and implements the small command set the driver needs for
  * handshakes, inserts, finds with cursors, counts, listings and drops. Filters,
- * sorts, projections and aggregation pipelines go through mingo. It is not a
+ * sorts, projections and aggregation pipelines go through mingo, except that
+ * `_id` conditions and a sort on `_id` follow MongoDB's BSON order (type
+ * brackets first, then values), as a resumed read depends on it. It is not a
  * database: no indexes, no updates, no transactions, no authentication.
+ *
+ * It can pose as a one-member replica set (`replicaSet`), primary or secondary,
+ * taking snapshot reads (`readConcern: {level: "snapshot", atClusterTime}`): the
+ * cluster time counts inserts, and a snapshot read sees the documents inserted
+ * up to its time. Faults can be injected: death of every connection (for good
+ * or for a while), one error reply, a held reply.
  *
  * Never import this from product code.
  *
@@ -21,7 +29,7 @@
  * @module
  */
 import * as BSON from "bson";
-import { aggregate as mingoAggregate, find as mingoFind } from "mingo";
+import { aggregate as mingoAggregate, find as mingoFind, Query } from "mingo";
 
 /** Options for {@link startMongoTestServer}. */
 export interface MongoTestServerOptions {
@@ -29,6 +37,38 @@ export interface MongoTestServerOptions {
   hostname?: string;
   /** TCP port; 0 picks a free ephemeral port. Default 0. */
   port?: number;
+  /**
+   * Pose as the only member of replica set `replicaSet` (hello says so), taking snapshot
+   * reads. Default: a standalone server, which refuses them.
+   */
+  replicaSet?: string;
+  /** With `replicaSet`: the member is a secondary (no primary in the set). Default: false. */
+  secondary?: boolean;
+}
+
+/** One find or getMore the server answered (or failed), for assertions on what was read. */
+export interface CursorRequest {
+  /** "find" or "getMore". */
+  command: "find" | "getMore";
+  /** `<database>.<collection>`. */
+  ns: string;
+  /** Documents sent back (0 when it failed). */
+  documents: number;
+  /** The find's filter, sort, readConcern and $readPreference as sent (find only). */
+  filter?: BSON.Document;
+  sort?: BSON.Document;
+  readConcern?: BSON.Document;
+  readPreference?: BSON.Document;
+}
+
+/** An error injected with {@link MongoTestServer.errorAfterBatches}. */
+export interface InjectedError {
+  /** Server error code, e.g. 43 (CursorNotFound), 10107 (NotWritablePrimary). */
+  code: number;
+  /** Its name, e.g. "CursorNotFound". */
+  codeName: string;
+  /** Only count and fail the find/getMore of this collection. Default: any. */
+  collection?: string;
 }
 
 /** A running in-process MongoDB test server. */
@@ -53,10 +93,29 @@ export interface MongoTestServer extends AsyncDisposable {
    * {@link MongoTestServer.revive} or close(). Answering handshakes keeps the
    * driver from waiting serverSelectionTimeoutMS (30 s) before it reports the
    * failure: a driver cursor fails with MongoNetworkError within milliseconds.
+   * With `forMs`, the server comes back by itself that long after it died (a blip).
    */
-  failAfterBatches(batches: number): void;
+  failAfterBatches(batches: number, options?: { forMs?: number }): void;
   /** Lifts a failure injected with failAfterBatches(); stored documents are kept. */
   revive(): void;
+  /**
+   * After `batches` more find/getMore replies (of `error.collection`, when given), the next
+   * find/getMore (of it) is answered once with `error` (connections stay up). A
+   * CursorNotFound also forgets the cursor, as a restarted server would; a not-primary
+   * error also answers the pending monitor hellos at once, as a stepping-down member does.
+   */
+  errorAfterBatches(batches: number, error: InjectedError): void;
+  /**
+   * After `batches` more find/getMore replies (of `collection`, when given), holds the next
+   * one (of it) until {@link MongoTestServer.resume}; resolves once a request is held.
+   */
+  pauseAfterBatches(batches: number, options?: { collection?: string }): Promise<void>;
+  /** Answers the request held by pauseAfterBatches(). */
+  resume(): void;
+  /** Every find and getMore so far, in order. */
+  readonly cursorRequests: readonly CursorRequest[];
+  /** Documents sent by finds and getMores of `database.collection` so far. */
+  sentDocuments(database: string, collection: string): number;
   /** Stops listening, closes every client connection and cancels timers. Idempotent. */
   close(): Promise<void>;
 }
@@ -80,6 +139,25 @@ const DEFAULT_FIRST_BATCH = 101;
 const HANDSHAKE_COMMANDS = new Set(["hello", "isMaster", "ismaster"]);
 const UTF8 = new TextEncoder();
 const UTF8_DECODER = new TextDecoder();
+
+/** Error codes of a member that is not (or no longer) primary. */
+const NOT_PRIMARY_CODES = new Set([189, 10107, 11602, 13435, 13436]);
+/** electionId of a replica-set primary. */
+const ELECTION_ID = new BSON.ObjectId("7fffffff0000000000000001");
+/** Seconds part of every cluster time (the increment counts inserts). */
+const CLUSTER_SECONDS = 1_700_000_000;
+
+function clusterTime(inserts: number): BSON.Timestamp {
+  return new BSON.Timestamp({ t: CLUSTER_SECONDS, i: inserts });
+}
+
+/** A fault waiting for its batch: an error reply, or a held reply. */
+interface Injection {
+  left: number;
+  collection: string | undefined;
+  error?: InjectedError;
+  held?: () => void;
+}
 
 /** A command failure sent back as {ok: 0, errmsg, code, codeName}. */
 class CommandFailure extends Error {
@@ -216,6 +294,257 @@ function rawArrayElement(name: string, docs: Uint8Array[]): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------
+// MongoDB's BSON order (for `_id` conditions and sorts)
+
+/** A BSON value as its type byte and value bytes. */
+interface RawValue {
+  type: number;
+  bytes: Uint8Array;
+}
+
+/** MongoDB's canonical type order (its "type brackets"), by type byte. */
+function typeBracket(type: number): number {
+  switch (type) {
+    case 0xff:
+      return -1; // MinKey
+    case 0x06:
+      return 0; // undefined
+    case 0x0a:
+      return 5; // null
+    case 0x01:
+    case 0x10:
+    case 0x12:
+    case 0x13:
+      return 10; // numbers
+    case 0x02:
+    case 0x0e:
+      return 15; // string, symbol
+    case 0x03:
+      return 20; // object
+    case 0x04:
+      return 25; // array
+    case 0x05:
+      return 30; // binary
+    case 0x07:
+      return 35; // ObjectId
+    case 0x08:
+      return 40; // boolean
+    case 0x09:
+      return 45; // date
+    case 0x11:
+      return 47; // timestamp
+    case 0x0b:
+      return 50; // regex
+    case 0x0c:
+      return 55; // DBPointer
+    case 0x0d:
+      return 60; // JavaScript
+    case 0x0f:
+      return 65; // code with scope
+    case 0x7f:
+      return 127; // MaxKey
+    default:
+      throw new RangeError(`unknown BSON element type 0x${type.toString(16)}`);
+  }
+}
+
+/** `$type` names and numbers, by type byte. */
+const TYPE_NAMES: Record<string, number[]> = {
+  double: [0x01],
+  string: [0x02],
+  object: [0x03],
+  array: [0x04],
+  binData: [0x05],
+  undefined: [0x06],
+  objectId: [0x07],
+  bool: [0x08],
+  date: [0x09],
+  null: [0x0a],
+  regex: [0x0b],
+  dbPointer: [0x0c],
+  javascript: [0x0d],
+  symbol: [0x0e],
+  javascriptWithScope: [0x0f],
+  int: [0x10],
+  timestamp: [0x11],
+  long: [0x12],
+  decimal: [0x13],
+  minKey: [0xff],
+  maxKey: [0x7f],
+  number: [0x01, 0x10, 0x12, 0x13],
+};
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let k = 0; k < n; k++) if (a[k] !== b[k]) return a[k]! - b[k]!;
+  return a.length - b.length;
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A number as a bigint when it is an integer type, else a double. */
+function numberOf(value: RawValue): bigint | number {
+  switch (value.type) {
+    case 0x10:
+      return BigInt(view(value.bytes).getInt32(0, true));
+    case 0x12:
+      return view(value.bytes).getBigInt64(0, true);
+    case 0x01:
+      return view(value.bytes).getFloat64(0, true);
+    default: // decimal128: close enough for tests
+      return Number(new BSON.Decimal128(value.bytes.slice()).toString());
+  }
+}
+
+function compareNumbers(a: RawValue, b: RawValue): number {
+  const x = numberOf(a);
+  const y = numberOf(b);
+  if (typeof x === "bigint" && typeof y === "bigint") return x < y ? -1 : x > y ? 1 : 0;
+  const [p, q] = [Number(x), Number(y)];
+  if (Number.isNaN(p) || Number.isNaN(q)) return Number.isNaN(p) ? (Number.isNaN(q) ? 0 : -1) : 1;
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
+/** Compares two documents (or arrays) element by element: type bracket, name, value. */
+function compareDocuments(a: Uint8Array, b: Uint8Array): number {
+  const left = rawElements(a);
+  const right = rawElements(b);
+  for (;;) {
+    const x = left.next();
+    const y = right.next();
+    if (x.done || y.done) return x.done ? (y.done ? 0 : -1) : 1;
+    const byType = typeBracket(x.value.type) - typeBracket(y.value.type);
+    if (byType !== 0) return byType;
+    const byName = compareBytes(UTF8.encode(x.value.name), UTF8.encode(y.value.name));
+    if (byName !== 0) return byName;
+    const byValue = compareValues(
+      { type: x.value.type, bytes: a.subarray(x.value.valueStart, x.value.end) },
+      { type: y.value.type, bytes: b.subarray(y.value.valueStart, y.value.end) },
+    );
+    if (byValue !== 0) return byValue;
+  }
+}
+
+/** MongoDB's order of two BSON values: type bracket first, then value. */
+function compareValues(a: RawValue, b: RawValue): number {
+  const bracket = typeBracket(a.type);
+  const byType = bracket - typeBracket(b.type);
+  if (byType !== 0) return byType;
+  switch (bracket) {
+    case 10:
+      return compareNumbers(a, b);
+    case 15: // length-prefixed, NUL-terminated UTF-8, compared byte for byte
+      return compareBytes(a.bytes.subarray(4, -1), b.bytes.subarray(4, -1));
+    case 20:
+    case 25:
+      return compareDocuments(a.bytes, b.bytes);
+    case 30: { // length, then subtype, then bytes
+      const byLength = view(a.bytes).getInt32(0, true) - view(b.bytes).getInt32(0, true);
+      return byLength || a.bytes[4]! - b.bytes[4]! ||
+        compareBytes(a.bytes.subarray(5), b.bytes.subarray(5));
+    }
+    case 35:
+    case 40:
+    case 50:
+      return compareBytes(a.bytes, b.bytes);
+    case 45: {
+      const [x, y] = [view(a.bytes).getBigInt64(0, true), view(b.bytes).getBigInt64(0, true)];
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case 47: {
+      const [x, y] = [view(a.bytes).getBigUint64(0, true), view(b.bytes).getBigUint64(0, true)];
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+/** A decoded value (from a command body) as a raw value. */
+function rawValueOf(value: unknown): RawValue {
+  const doc = BSON.serialize({ v: value });
+  const [el] = [...rawElements(doc)];
+  return { type: el!.type, bytes: doc.subarray(el!.valueStart, el!.end) };
+}
+
+function isOperatorObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  if ((value as { _bsontype?: unknown })._bsontype !== undefined) return false;
+  if (value instanceof Date || value instanceof RegExp) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((k) => k.startsWith("$"));
+}
+
+/** Whether `id` meets `condition` (a value, or operators), in MongoDB's bracketed order. */
+function idMeets(condition: unknown, id: RawValue): boolean {
+  const equals = (value: unknown) => {
+    const other = rawValueOf(value);
+    return typeBracket(other.type) === typeBracket(id.type) && compareValues(id, other) === 0;
+  };
+  if (!isOperatorObject(condition)) return equals(condition);
+  return Object.entries(condition).every(([op, operand]) => {
+    const ordered = (test: (order: number) => boolean) => {
+      const other = rawValueOf(operand);
+      return typeBracket(other.type) === typeBracket(id.type) && test(compareValues(id, other));
+    };
+    switch (op) {
+      case "$eq":
+        return equals(operand);
+      case "$ne":
+        return !equals(operand);
+      case "$gt":
+        return ordered((o) => o > 0);
+      case "$gte":
+        return ordered((o) => o >= 0);
+      case "$lt":
+        return ordered((o) => o < 0);
+      case "$lte":
+        return ordered((o) => o <= 0);
+      case "$in":
+        return (operand as unknown[]).some(equals);
+      case "$nin":
+        return !(operand as unknown[]).some(equals);
+      case "$type": {
+        const wanted = (Array.isArray(operand) ? operand : [operand]).flatMap((t) =>
+          typeof t === "number" ? [t === -1 ? 0xff : t] : TYPE_NAMES[String(t)] ?? []
+        );
+        return wanted.includes(id.type);
+      }
+      default:
+        throw new CommandFailure(`unsupported operator on _id: ${op}`, 2, "BadValue");
+    }
+  });
+}
+
+/** True when `filter` has an `_id` condition at its top level or inside $or/$and/$nor. */
+function mentionsId(filter: BSON.Document): boolean {
+  return Object.entries(filter).some(([key, value]) =>
+    key === "_id" ||
+    (["$or", "$and", "$nor"].includes(key) && (value as BSON.Document[]).some(mentionsId))
+  );
+}
+
+/** Matches `doc` against `filter`: `_id` in MongoDB's order, every other field through mingo. */
+function matchesFilter(filter: BSON.Document, doc: StoredDocument): boolean {
+  return Object.entries(filter).every(([key, value]) => {
+    switch (key) {
+      case "$or":
+        return (value as BSON.Document[]).some((f) => matchesFilter(f, doc));
+      case "$and":
+        return (value as BSON.Document[]).every((f) => matchesFilter(f, doc));
+      case "$nor":
+        return !(value as BSON.Document[]).some((f) => matchesFilter(f, doc));
+      case "_id":
+        return idMeets(value, doc.id);
+      default:
+        return new Query({ [key]: value }).test(doc.value);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
 // In-memory store
 
 interface StoredDocument {
@@ -224,6 +553,10 @@ interface StoredDocument {
   value: BSON.Document;
   /** Type byte and value bytes of `_id`, as hex, for uniqueness. */
   idKey: string;
+  /** `_id` as a raw value, for MongoDB's BSON order. */
+  id: RawValue;
+  /** Cluster time of its insert (snapshot reads see documents inserted up to their time). */
+  insertedAt: number;
 }
 
 type Collection = StoredDocument[];
@@ -238,21 +571,23 @@ function hex(bytes: Uint8Array): string {
  * Validates raw BSON and returns it with `_id` as its first element, as mongod
  * stores it: moved to the front when elsewhere, a new ObjectId when missing.
  */
-function withId(raw: Uint8Array): { raw: Uint8Array; idKey: string } {
+function withId(raw: Uint8Array): { raw: Uint8Array; idKey: string; id: RawValue } {
   if (raw.byteLength < 5 || readInt32(raw, 0) !== raw.byteLength || raw.at(-1) !== 0) {
     throw new CommandFailure("document is not a valid BSON object", 2, "BadValue");
   }
   for (const el of rawElements(raw)) {
     if (el.name !== "_id") continue;
     const idKey = hex(new Uint8Array([el.type])) + hex(raw.subarray(el.valueStart, el.end));
-    if (el.start === 4) return { raw, idKey };
+    if (el.start === 4) {
+      return { raw, idKey, id: { type: el.type, bytes: raw.subarray(el.valueStart, el.end) } };
+    }
     // Like mongod, move _id to the front, keeping every byte of every element.
     const moved = rawDocument([
       raw.subarray(el.start, el.end),
       raw.subarray(4, el.start),
       raw.subarray(el.end, raw.byteLength - 1),
     ]);
-    return { raw: moved, idKey };
+    return withId(moved);
   }
   const id = element("_id", new BSON.ObjectId());
   const full = rawDocument([id, raw.subarray(4, raw.byteLength - 1)]);
@@ -416,7 +751,7 @@ export function startMongoTestServer(
   const hostname = options.hostname ?? "127.0.0.1";
   const listener = Deno.listen({ hostname, port: options.port ?? 0, transport: "tcp" });
   const port = (listener.addr as Deno.NetAddr).port;
-  const impl = new TestServer(listener, hostname, port);
+  const impl = new TestServer(listener, hostname, port, options);
   return Promise.resolve(impl);
 }
 
@@ -432,16 +767,44 @@ class TestServer implements MongoTestServer {
   #nextConnectionId = 1;
   #batchesLeft = Infinity;
   #dead = false;
+  #reviveTimer: ReturnType<typeof setTimeout> | undefined;
+  #downForMs: number | undefined;
   #closed = false;
   #accepting: Promise<void>;
   #handlers = new Set<Promise<void>>();
+  #replicaSet: string | undefined;
+  #secondary: boolean;
+  #me: string;
+  /** Cluster time: the number of documents inserted so far. */
+  #clock = 0;
+  #injections: Injection[] = [];
+  #release: (() => void) | undefined;
+  #cursorRequests: CursorRequest[] = [];
 
-  constructor(listener: Deno.Listener, hostname: string, port: number) {
+  constructor(
+    listener: Deno.Listener,
+    hostname: string,
+    port: number,
+    options: MongoTestServerOptions,
+  ) {
     this.#listener = listener;
     this.port = port;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     this.url = `mongodb://${host}:${port}`;
+    this.#me = `${host}:${port}`;
+    this.#replicaSet = options.replicaSet;
+    this.#secondary = options.secondary ?? false;
     this.#accepting = this.#acceptLoop();
+  }
+
+  get cursorRequests(): readonly CursorRequest[] {
+    return this.#cursorRequests;
+  }
+
+  sentDocuments(database: string, collection: string): number {
+    const ns = `${database}.${collection}`;
+    return this.#cursorRequests.filter((r) => r.ns === ns)
+      .reduce((sum, r) => sum + r.documents, 0);
   }
 
   insert(database: string, collection: string, documents: (Uint8Array | BSON.Document)[]): void {
@@ -460,6 +823,7 @@ class TestServer implements MongoTestServer {
       }
       seen.add(doc.idKey);
     }
+    for (const doc of prepared) doc.insertedAt = ++this.#clock;
     stored.push(...prepared);
   }
 
@@ -467,21 +831,41 @@ class TestServer implements MongoTestServer {
     return (this.#collection(database, collection, false) ?? []).map((doc) => doc.raw.slice());
   }
 
-  failAfterBatches(batches: number): void {
+  failAfterBatches(batches: number, options: { forMs?: number } = {}): void {
     if (!(batches >= 0)) {
       throw new RangeError(`failAfterBatches() needs a count >= 0, got ${batches}`);
     }
     this.#batchesLeft = batches;
+    this.#downForMs = options.forMs;
   }
 
   revive(): void {
+    clearTimeout(this.#reviveTimer);
+    this.#reviveTimer = undefined;
     this.#dead = false;
     this.#batchesLeft = Infinity;
+  }
+
+  errorAfterBatches(batches: number, error: InjectedError): void {
+    this.#injections.push({ left: batches, collection: error.collection, error });
+  }
+
+  pauseAfterBatches(batches: number, options: { collection?: string } = {}): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#injections.push({ left: batches, collection: options.collection, held: resolve });
+    return promise;
+  }
+
+  resume(): void {
+    this.#release?.();
+    this.#release = undefined;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.resume();
+    clearTimeout(this.#reviveTimer);
     try {
       this.#listener.close();
     } catch {
@@ -497,8 +881,8 @@ class TestServer implements MongoTestServer {
   }
 
   #prepare(raw: Uint8Array): StoredDocument {
-    const { raw: full, idKey } = withId(new Uint8Array(raw));
-    return { raw: full, value: decodeStored(full), idKey };
+    const { raw: full, idKey, id } = withId(new Uint8Array(raw));
+    return { raw: full, value: decodeStored(full), idKey, id, insertedAt: 0 };
   }
 
   #collection(database: string, name: string, create: boolean): Collection | undefined {
@@ -556,6 +940,10 @@ class TestServer implements MongoTestServer {
   #dieNow(): void {
     this.#dead = true;
     for (const connection of [...this.#connections]) this.#disconnect(connection);
+    if (this.#downForMs !== undefined) {
+      this.#reviveTimer = setTimeout(() => this.revive(), this.#downForMs);
+      this.#downForMs = undefined;
+    }
   }
 
   async #serve(connection: Connection): Promise<void> {
@@ -612,13 +1000,36 @@ class TestServer implements MongoTestServer {
     await writeAll(connection.conn, frameReply(request, this.#nextRequestId++, reply));
   }
 
-  /** Counts a find/getMore batch; kills every connection when the injected budget is spent. */
-  #takeBatch(): void {
+  /**
+   * Counts a find/getMore batch of `ns`: kills every connection when the budget of
+   * failAfterBatches() is spent, fails or holds it as errorAfterBatches() and
+   * pauseAfterBatches() asked.
+   */
+  async #takeBatch(ns: string, cursorId?: number): Promise<void> {
     if (this.#batchesLeft <= 0) {
       this.#dieNow();
       throw new CommandFailure("server killed by failAfterBatches()", 6, "HostUnreachable");
     }
     this.#batchesLeft -= 1;
+    const collection = ns.slice(ns.indexOf(".") + 1);
+    for (const injection of [...this.#injections]) {
+      if (injection.collection !== undefined && injection.collection !== collection) continue;
+      if (injection.left-- > 0) continue;
+      this.#injections.splice(this.#injections.indexOf(injection), 1);
+      if (injection.held) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        this.#release = resolve;
+        injection.held();
+        await promise;
+        continue;
+      }
+      const { code, codeName } = injection.error!;
+      if (code === 43 && cursorId !== undefined) this.#cursors.delete(cursorId);
+      if (NOT_PRIMARY_CODES.has(code)) {
+        for (const connection of this.#connections) connection.wake?.();
+      }
+      throw new CommandFailure(`${codeName} injected by errorAfterBatches()`, code, codeName);
+    }
   }
 
   async #runCommand(connection: Connection, request: Request): Promise<Uint8Array> {
@@ -661,9 +1072,9 @@ class TestServer implements MongoTestServer {
       case "delete":
         return this.#delete(db, request);
       case "find":
-        return this.#find(db, body);
+        return await this.#find(db, body);
       case "getMore":
-        return this.#getMore(body);
+        return await this.#getMore(body);
       case "killCursors":
         return this.#killCursors(body);
       case "count":
@@ -687,9 +1098,18 @@ class TestServer implements MongoTestServer {
       connection.timer = undefined;
       connection.wake = undefined;
     }
+    const primary = !this.#secondary;
     return ok({
       helloOk: true,
-      ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
+      ...(legacy ? { ismaster: primary } : { isWritablePrimary: primary }),
+      ...(this.#replicaSet === undefined ? {} : {
+        setName: this.#replicaSet,
+        setVersion: 1,
+        hosts: [this.#me],
+        me: this.#me,
+        secondary: !primary,
+        ...(primary ? { primary: this.#me, electionId: ELECTION_ID } : {}),
+      }),
       maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
       maxMessageSizeBytes: MAX_MESSAGE_SIZE,
       maxWriteBatchSize: MAX_WRITE_BATCH_SIZE,
@@ -786,6 +1206,7 @@ class TestServer implements MongoTestServer {
         continue;
       }
       seen.add(doc.idKey);
+      doc.insertedAt = ++this.#clock;
       stored.push(doc);
       n += 1;
     }
@@ -810,18 +1231,38 @@ class TestServer implements MongoTestServer {
     return ok({ n });
   }
 
-  #find(db: string, body: BSON.Document): Uint8Array {
+  async #find(db: string, body: BSON.Document): Promise<Uint8Array> {
     const name = collectionName(body, "find");
-    this.#takeBatch();
-    const stored = this.#collection(db, name, false) ?? [];
+    const request: CursorRequest = {
+      command: "find",
+      ns: `${db}.${name}`,
+      documents: 0,
+      filter: body.filter ?? {},
+      ...(body.sort ? { sort: body.sort } : {}),
+      ...(body.readConcern ? { readConcern: body.readConcern } : {}),
+      ...(body.$readPreference ? { readPreference: body.$readPreference } : {}),
+    };
+    this.#cursorRequests.push(request);
+    await this.#takeBatch(request.ns);
+    const snapshot = this.#snapshotTime(body.readConcern);
+    let stored = this.#collection(db, name, false) ?? [];
+    if (snapshot !== undefined) stored = stored.filter((doc) => doc.insertedAt <= snapshot);
+    const filter: BSON.Document = body.filter ?? {};
+    if (mentionsId(filter)) stored = stored.filter((doc) => matchesFilter(filter, doc));
+    const sortKeys = Object.keys(body.sort ?? {});
+    const byId = sortKeys.length === 1 && sortKeys[0] === "_id";
+    if (byId) {
+      const direction = Number(body.sort._id) < 0 ? -1 : 1;
+      stored = [...stored].sort((a, b) => direction * compareValues(a.id, b.id));
+    }
     const byValue = new Map(stored.map((doc) => [doc.value, doc.raw]));
     const hasProjection = body.projection && Object.keys(body.projection).length > 0;
     let cursor = mingoFind(
       stored.map((doc) => doc.value),
-      body.filter ?? {},
+      mentionsId(filter) ? {} : filter,
       hasProjection ? body.projection : undefined,
     );
-    if (body.sort && Object.keys(body.sort).length > 0) cursor = cursor.sort(body.sort);
+    if (sortKeys.length > 0 && !byId) cursor = cursor.sort(body.sort);
     if (body.skip) cursor = cursor.skip(Number(body.skip));
     let limit = Number(body.limit ?? 0);
     let singleBatch = body.singleBatch === true;
@@ -836,15 +1277,37 @@ class TestServer implements MongoTestServer {
     return this.#cursorReply(`${db}.${name}`, raws, {
       batchSize: body.batchSize,
       singleBatch,
+      request,
+      ...(snapshot === undefined ? {} : { atClusterTime: clusterTime(snapshot) }),
     });
   }
 
-  #getMore(body: BSON.Document): Uint8Array {
+  /** The cluster time a find reads at: undefined unless it asks for a snapshot. */
+  #snapshotTime(readConcern: BSON.Document | undefined): number | undefined {
+    if (readConcern?.level !== "snapshot") return undefined;
+    if (this.#replicaSet === undefined) {
+      throw new CommandFailure(
+        "snapshot reads are only supported on replica sets and sharded clusters",
+        72,
+        "InvalidOptions",
+      );
+    }
+    const at = readConcern.atClusterTime;
+    return at instanceof BSON.Timestamp ? at.i : this.#clock;
+  }
+
+  async #getMore(body: BSON.Document): Promise<Uint8Array> {
     const id = Number(body.getMore);
-    const cursor = this.#cursors.get(id);
+    const request: CursorRequest = { command: "getMore", ns: "", documents: 0 };
+    this.#cursorRequests.push(request);
+    let cursor = this.#cursors.get(id);
     if (!cursor) throw new CommandFailure(`cursor id ${id} not found`, 43, "CursorNotFound");
-    this.#takeBatch();
+    request.ns = cursor.ns;
+    await this.#takeBatch(cursor.ns, id);
+    cursor = this.#cursors.get(id);
+    if (!cursor) throw new CommandFailure(`cursor id ${id} not found`, 43, "CursorNotFound");
     const batch = takeBatch(cursor.remaining, body.batchSize);
+    request.documents = batch.length;
     if (cursor.remaining.length === 0) this.#cursors.delete(id);
     const cursorId = cursor.remaining.length === 0 ? 0 : id;
     return cursorDocument("nextBatch", batch, cursorId, cursor.ns);
@@ -884,16 +1347,23 @@ class TestServer implements MongoTestServer {
   #cursorReply(
     ns: string,
     raws: Uint8Array[],
-    options: { batchSize?: unknown; singleBatch?: boolean },
+    options: {
+      batchSize?: unknown;
+      singleBatch?: boolean;
+      request?: CursorRequest;
+      atClusterTime?: BSON.Timestamp;
+    },
   ): Uint8Array {
     const remaining = [...raws];
     const batch = takeBatch(remaining, options.batchSize ?? DEFAULT_FIRST_BATCH);
+    if (options.request) options.request.documents = batch.length;
     let id = 0;
     if (remaining.length > 0 && !options.singleBatch) {
       id = this.#nextCursorId++;
       this.#cursors.set(id, { ns, remaining });
     }
-    return cursorDocument("firstBatch", batch, id, ns);
+    const extra = options.atClusterTime ? [element("atClusterTime", options.atClusterTime)] : [];
+    return cursorDocument("firstBatch", batch, id, ns, extra);
   }
 }
 
@@ -917,11 +1387,13 @@ function cursorDocument(
   batch: Uint8Array[],
   id: number,
   ns: string,
+  extra: Uint8Array[] = [],
 ): Uint8Array {
   const cursor = rawDocument([
     rawArrayElement(field, batch),
     element("id", BSON.Long.fromNumber(id)),
     element("ns", ns),
+    ...extra,
   ]);
   return rawDocument([rawElement(0x03, "cursor", cursor), element("ok", 1)]);
 }

@@ -369,3 +369,114 @@ Deno.test("withDatabase() puts the database in the URL path, keeping hosts and o
     "mongodb://u:p@a:1,b:2/new?replicaSet=rs",
   );
 });
+
+Deno.test("failAfterBatches() with forMs comes back by itself; cursorRequests log what was sent", async () => {
+  await using server = await startMongoTestServer();
+  server.insert("db", "blip", Array.from({ length: 6 }, (_, i) => ({ _id: i })));
+  const client = new MongoClient(server.url);
+  try {
+    const collection = client.db("db").collection("blip");
+    server.failAfterBatches(1, { forMs: 200 });
+    await assert.rejects(async () => {
+      for await (const _ of collection.find({}, { batchSize: 2 })) { /* until it dies */ }
+    }, MongoNetworkError);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual((await collection.find({}).toArray()).map((d) => d._id), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      server.cursorRequests.map((r) => [r.command, r.ns, r.documents]),
+      [["find", "db.blip", 2], ["getMore", "db.blip", 0], ["find", "db.blip", 6]],
+    );
+    assert.equal(server.sentDocuments("db", "blip"), 8);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("errorAfterBatches() fails one getMore of a collection; CursorNotFound forgets the cursor", async () => {
+  await using server = await startMongoTestServer();
+  server.insert("db", "a", Array.from({ length: 6 }, (_, i) => ({ _id: i })));
+  server.insert("db", "b", Array.from({ length: 6 }, (_, i) => ({ _id: i })));
+  const client = new MongoClient(server.url);
+  try {
+    server.errorAfterBatches(1, { code: 43, codeName: "CursorNotFound", collection: "b" });
+    assert.equal(
+      (await client.db("db").collection("a").find({}, { batchSize: 2 }).toArray()).length,
+      6,
+    );
+    const cursor = client.db("db").collection("b").find({}, { batchSize: 2 });
+    const seen: unknown[] = [];
+    await assert.rejects(async () => {
+      for await (const doc of cursor) seen.push(doc._id);
+    }, (error: { code?: number; codeName?: string }) => error.code === 43);
+    assert.deepEqual(seen, [0, 1]);
+    assert.equal((await client.db("db").collection("b").find({}).toArray()).length, 6, "once only");
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("pauseAfterBatches() holds a reply until resume()", async () => {
+  await using server = await startMongoTestServer();
+  server.insert("db", "slow", Array.from({ length: 4 }, (_, i) => ({ _id: i })));
+  const client = new MongoClient(server.url);
+  try {
+    const paused = server.pauseAfterBatches(1, { collection: "slow" });
+    const reading = client.db("db").collection("slow").find({}, { batchSize: 2 }).toArray();
+    await paused;
+    assert.deepEqual(server.cursorRequests.map((r) => [r.command, r.documents]), [
+      ["find", 2],
+      ["getMore", 0],
+    ]);
+    server.resume();
+    assert.equal((await reading).length, 4);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("a replica-set member reads at the snapshot's cluster time, hiding later inserts", async () => {
+  await using server = await startMongoTestServer({ replicaSet: "rs0" });
+  server.insert("db", "c", [{ _id: 1 }, { _id: 2 }]);
+  const client = new MongoClient(server.url);
+  try {
+    const hello = await client.db("admin").command({ hello: 1 });
+    assert.equal(hello.setName, "rs0");
+    assert.equal(hello.primary, hello.me);
+    const session = client.startSession({ snapshot: true });
+    const collection = client.db("db").collection("c");
+    assert.equal((await collection.find({}, { session }).toArray()).length, 2);
+    server.insert("db", "c", [{ _id: 3 }]);
+    assert.equal((await collection.find({}, { session }).toArray()).length, 2, "same snapshot");
+    assert.equal((await collection.find({}).toArray()).length, 3);
+    await session.endSession();
+    const [first, second] = server.cursorRequests;
+    assert.equal(first?.readConcern?.level, "snapshot");
+    assert.equal(second?.readConcern?.atClusterTime?.i, 2);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("a standalone server refuses snapshot reads; _id sorts and filters follow BSON order", async () => {
+  await using server = await startMongoTestServer();
+  const ids = [new BSON.ObjectId("62a0f1c2b3d4e5f601234567"), "b", 2.5, "a", 1, { x: 1 }, true];
+  server.insert("db", "mixed", ids.map((_id) => ({ _id })));
+  const client = new MongoClient(server.url);
+  try {
+    const collection = client.db("db").collection<{ _id: BSON.ObjectId | string | number }>(
+      "mixed",
+    );
+    const sorted = await collection.find({}, { sort: { _id: 1 } }).toArray();
+    assert.deepEqual(
+      sorted.map((d) => canonical({ v: d._id })),
+      [1, 2.5, "a", "b", { x: 1 }, ids[0], true].map((v) => canonical({ v })),
+    );
+    const after = await collection.find({ _id: { $gt: "a" } }).toArray();
+    assert.deepEqual(after.map((d) => d._id), ["b"], "$gt stays within the string bracket");
+    const session = client.startSession({ snapshot: true });
+    await assert.rejects(() => collection.find({}, { session }).toArray(), /snapshot reads/);
+    await session.endSession();
+  } finally {
+    await client.close();
+  }
+});

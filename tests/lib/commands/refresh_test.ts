@@ -17,6 +17,7 @@ import type { RefreshResult as RunResult } from "../../../lib/commands/refresh.t
 import { generateSample, insertSample, type Manifest } from "../../../lib/sample/mod.ts";
 import { schemaChecksums } from "../../support/checksum.ts";
 import { freshDatabase, needsRealServer, type TestDatabase } from "../../support/db.ts";
+import { assertManifestFigures } from "../../support/manifest_figures.ts";
 import { MONGO_TEST_URL, openTestMongo } from "../../support/mongo.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -393,12 +394,29 @@ Deno.test({
       database: mongo.database,
     });
 
-    mongo.server!.failAfterBatches(4); // four cursor replies, then the server dies
-    const failed = await refreshOn(db.url, { source: mongo.url, reportsDir: `${tmp.path}/failed` });
+    mongo.server!.failAfterBatches(4); // four cursor replies, then the server dies for good
+    const failed = await refreshOn(db.url, {
+      source: mongo.url,
+      reportsDir: `${tmp.path}/failed`,
+      retry: { attempts: 10, maxSeconds: 2, firstDelayMs: 100 },
+    });
     assert.equal(failed.status, "failed");
     const broken = failed.extract.filter((e) => e.status === "failed");
     assert.ok(broken.length > 0 && broken.length < config.collections.length, "not mid-extract");
-    for (const e of broken) assert.ok(e.error?.startsWith(`${e.collection}: `), e.error);
+    for (const e of broken) {
+      assert.ok(e.error?.startsWith(`${e.collection}: `), e.error);
+      // The first reads wait out the bound; once one gave up, the others fail at once.
+      assert.match(
+        e.error!,
+        /\((not retried( further)?: another read )?gave up after \d+ retries over [2-9]\.\d s\)$/,
+      );
+    }
+    assert.ok(broken.some((e) => / \(gave up after/.test(e.error!)), "none waited out the bound");
+    assert.ok(failed.retries?.length, "the retries before giving up are reported");
+    assert.ok(failed.retries.every((r) => r.stage === "read"));
+    const [logged] = await db.sql`
+      select count(*)::int as n from lml_meta.retries where run_id = ${failed.runId}`;
+    assert.equal(logged!.n, failed.retries.length);
     assert.ok(failed.error?.message.includes(broken[0]!.error!), failed.error?.message);
     assert.match(failed.error!.message, /failed to extract; nothing was changed/);
     assert.deepEqual(await schemaChecksums(db.sql, SCHEMAS), before);
@@ -413,8 +431,70 @@ Deno.test({
   },
 });
 
+/**
+ * Starts a refresh while lml_processes.main is held, and terminates the session of its
+ * transaction `times` times, each once it waits for the lock (a new session each time: the
+ * transaction is rerun from its start once). Resolves with the refresh's result, after
+ * releasing the lock.
+ */
+async function refreshTerminated(
+  db: TestDatabase,
+  source: string,
+  reportsDir: string,
+  times: number,
+): Promise<RunResult> {
+  await using lock = await holdTable(db.url, "lml_processes", "main");
+  const running = refreshOn(db.url, {
+    source,
+    reportsDir,
+    lockTimeoutMs: TIMEOUT_MS * 2,
+    retry: { firstDelayMs: 50 },
+  });
+  let settled = false;
+  running.finally(() => settled = true).catch(() => {});
+  const terminated: number[] = [];
+  const blocked = () =>
+    waitFor("the refresh to wait for lml_processes.main", async () => {
+      if (settled) await running; // surfaces an early failure
+      const session = await blockedBy(db.sql, lock.pid);
+      return session && !terminated.includes(session.pid) ? session : undefined;
+    });
+  for (let k = 0; k < times; k++) {
+    const session = await blocked();
+    assert.equal(await swappedRawTables(db.sql, session.pid), config.collections.length);
+    const [ended] = await db.sql`select pg_terminate_backend(${session.pid}::int) as ok`;
+    assert.equal(ended!.ok, true);
+    terminated.push(session.pid);
+  }
+  if (times < 2) await blocked(); // the rerun waits for the lock in a new session
+  await lock.release();
+  return await running;
+}
+
 Deno.test({
-  name: "refresh whose session is terminated mid-transform fails clearly; data intact",
+  name: "refresh whose session is terminated once mid-transform reruns its transaction; succeeds",
+  ...needsRealServer,
+  async fn() {
+    const samples = await sampleDumps();
+    await using db = await freshDatabase();
+    await using tmp = await tempDir();
+    await previousData(db, samples.first, tmp.path);
+
+    const result = await refreshTerminated(db, samples.second, `${tmp.path}/rerun`, 1);
+    assert.equal(result.status, "succeeded", result.error?.message);
+    assert.deepEqual(result.retries?.map((r) => [r.stage, r.what]), [
+      ["transaction", "the publishing transaction (from its start)"],
+    ]);
+    assert.match(result.retries![0]!.why, /^schema lml_\w+ \(drop\): lost the PostgreSQL session/);
+    assert.deepEqual((await refreshRuns(db.sql)).map((r) => r.status), ["succeeded", "succeeded"]);
+    assert.deepEqual(stagingTables(await schemaChecksums(db.sql, SCHEMAS)), []);
+    assert.deepEqual(await documentCounts(db.sql), manifestCounts(samples.secondManifest));
+    assert.match(await Deno.readTextFile(result.reports!.markdown), /## Retries/);
+  },
+});
+
+Deno.test({
+  name: "refresh whose session is terminated in both runs of its transaction fails; data intact",
   ...needsRealServer,
   async fn() {
     const samples = await sampleDumps();
@@ -422,30 +502,13 @@ Deno.test({
     await using tmp = await tempDir();
     const before = await previousData(db, samples.first, tmp.path);
 
-    let failed: RunResult;
-    {
-      await using lock = await holdTable(db.url, "lml_processes", "main");
-      const running = refreshOn(db.url, {
-        source: samples.second,
-        reportsDir: `${tmp.path}/failed`,
-        lockTimeoutMs: TIMEOUT_MS * 2,
-      });
-      let settled = false;
-      running.finally(() => settled = true).catch(() => {});
-      const blocked = await waitFor("the refresh to wait for lml_processes.main", async () => {
-        if (settled) await running; // surfaces an early failure
-        return await blockedBy(db.sql, lock.pid);
-      });
-      assert.equal(await swappedRawTables(db.sql, blocked.pid), config.collections.length);
-      const [ended] = await db.sql`select pg_terminate_backend(${blocked.pid}::int) as ok`;
-      assert.equal(ended!.ok, true);
-      failed = await running;
-    }
+    const failed = await refreshTerminated(db, samples.second, `${tmp.path}/failed`, 2);
     assert.equal(failed.status, "failed");
     assert.match(
       failed.error!.message,
       /^schema lml_\w+ \(drop\): lost the PostgreSQL session.*; nothing was changed \(rolled back\)$/,
     );
+    assert.deepEqual(failed.retries?.map((r) => r.stage), ["transaction"]);
     assert.deepEqual(await schemaChecksums(db.sql, SCHEMAS), before);
     const runs = await refreshRuns(db.sql);
     assert.deepEqual(runs.map((r) => r.status), ["succeeded", "failed"]);
@@ -567,5 +630,99 @@ Deno.test({
     );
     assert.ok(failed.reports, "no reports written");
     assert.deepEqual(await schemaChecksums(db.sql, SCHEMAS), {});
+  },
+});
+
+Deno.test({
+  name: "refresh through MongoDB blips (connections killed once, a lost cursor) succeeds exactly",
+  ignore: needsRealServer.ignore || MONGO_TEST_URL !== undefined,
+  async fn() {
+    await using db = await freshDatabase();
+    await using tmp = await tempDir();
+    await using mongo = await openTestMongo();
+    const manifest = await insertSample(mongo.url, {
+      scale: 0.01,
+      seed: 2,
+      database: mongo.database,
+    });
+    const server = mongo.server!;
+    server.errorAfterBatches(1, { code: 43, codeName: "CursorNotFound", collection: PROCESSES });
+    server.failAfterBatches(5, { forMs: 500 }); // every connection dropped, back in half a second
+
+    const result = await refreshOn(db.url, {
+      source: mongo.url,
+      reportsDir: tmp.path,
+      retry: { firstDelayMs: 100 },
+    });
+    assert.equal(result.status, "succeeded", result.error?.message);
+    await assertManifestFigures(db.sql, config, manifest);
+    // Nothing staged twice or skipped: the raw tables (keyed by _id) hold every document once.
+    assert.deepEqual(await documentCounts(db.sql), manifestCounts(manifest));
+
+    const retries = result.retries ?? [];
+    assert.ok(retries.every((r) => r.stage === "read"), JSON.stringify(retries));
+    assert.ok(
+      retries.some((r) => r.what === PROCESSES && /^CursorNotFound \(43\)/.test(r.why)),
+      JSON.stringify(retries),
+    );
+    assert.ok(retries.some((r) => /^MongoNetworkError/.test(r.why)), JSON.stringify(retries));
+    const logged = await db.sql<{ stage: string; what: string; attempt: number }[]>`
+      select stage, what, attempt from lml_meta.retries where run_id = ${result.runId}
+      order by ordinal`;
+    assert.deepEqual(
+      logged.map((r) => [r.stage, r.what, r.attempt]),
+      retries.map((r) => [r.stage, r.what, r.attempt]),
+    );
+    const report = JSON.parse(await Deno.readTextFile(result.reports!.json));
+    assert.equal(report.retries.length, retries.length);
+    assert.equal(report.source_reads.read_preference, "primary");
+    assert.match(report.source_reads.not_at_one_point, /standalone/);
+    const markdown = await Deno.readTextFile(result.reports!.markdown);
+    assert.match(markdown, /## Source reads\n\nThe collections were NOT read at one point in time/);
+    assert.match(markdown, new RegExp(`## Retries\\n\\n${retries.length} transient faults`));
+  },
+});
+
+Deno.test({
+  name: "refresh whose COPY session is terminated during staging restages that collection",
+  ignore: needsRealServer.ignore || MONGO_TEST_URL !== undefined,
+  async fn() {
+    await using db = await freshDatabase();
+    await using tmp = await tempDir();
+    await using mongo = await openTestMongo();
+    const manifest = await insertSample(mongo.url, {
+      scale: 0.01,
+      seed: 2,
+      database: mongo.database,
+    });
+    const server = mongo.server!;
+    const paused = server.pauseAfterBatches(1, { collection: PROCESSES });
+    const running = refreshOn(db.url, {
+      source: mongo.url,
+      reportsDir: tmp.path,
+      retry: { firstDelayMs: 100 },
+    });
+    let settled = false;
+    running.finally(() => settled = true).catch(() => {});
+    await Promise.race([paused, running.then(() => assert.fail("the refresh ended first"))]);
+    const copy = await waitFor("the COPY of the processes", async () => {
+      if (settled) await running;
+      const [row] = await db.sql<{ pid: number }[]>`
+        select pid from pg_stat_activity
+        where datname = current_database() and query like ${`copy %${PROCESSES}__next%`}`;
+      return row;
+    });
+    const [ended] = await db.sql`select pg_terminate_backend(${copy.pid}::int) as ok`;
+    assert.equal(ended!.ok, true);
+    server.resume();
+
+    const result = await running;
+    assert.equal(result.status, "succeeded", result.error?.message);
+    const restaged = (result.retries ?? []).filter((r) => r.stage === "stage");
+    assert.deepEqual(restaged.map((r) => [r.what, r.attempt]), [[PROCESSES, 1]]);
+    assert.match(restaged[0]!.why, /lost the PostgreSQL session/);
+    await assertManifestFigures(db.sql, config, manifest);
+    assert.deepEqual(await documentCounts(db.sql), manifestCounts(manifest));
+    assert.deepEqual(stagingTables(await schemaChecksums(db.sql, SCHEMAS)), []);
   },
 });

@@ -313,6 +313,7 @@ Deno.test("writeReports() writes the three reports, latest on top and each run k
       "checks",
       "tables",
       "extract",
+      "retries",
       "graph",
     ]);
     const kept = JSON.parse(await Deno.readTextFile(`${dir}/reports/runs/run-a/report.json`));

@@ -9,6 +9,7 @@ import { profileCollection } from "../../../lib/profile/profile.ts";
 import { runTransforms } from "../../../lib/transform/run.ts";
 import { draftCollection, scaffoldCollection } from "../../../lib/scaffold/scaffold.ts";
 import { sampleDocuments } from "../../../lib/sample/mod.ts";
+import { findTests, formatResult, runSqlTests } from "../../../lib/sqltest/mod.ts";
 
 const NOTIFICATIONS = "lml_notifications_mesa4core";
 const USERS = "lml_users_mesa4core";
@@ -120,6 +121,13 @@ Deno.test("scaffoldCollection() drafts a schema for an unknown collection that r
   );
   assert.match(entry!.description, /TODO/);
 
+  // A first SQL unit test: the first document and the rows the draft makes of it, passing.
+  assert.ok(result.written.some((p) => p.endsWith("lml_notifications/tests/first_document.yaml")));
+  const firstTests = await findTests(config, { select: ["lml_notifications"] });
+  assert.deepEqual(firstTests.map((t) => t.name), ["first_document"]);
+  const [firstResult] = await runSqlTests(db.sql, config, { tests: firstTests });
+  assert.equal(firstResult!.status, "passed", formatResult(firstResult!));
+
   const run = await runTransforms(db.sql, config, { lockRetryDelayMs: 200 });
   assert.equal(run.error, undefined, run.error?.message);
   assert.equal(run.status, "succeeded");
@@ -221,6 +229,7 @@ Deno.test("scaffoldCollection() types the columns from the profile and writes th
     "080_ghosts.sql",
     "090_constraints.sql",
     "checks",
+    "tests",
   ]);
   const tables = await Deno.readTextFile(`${result.folder}/010_tables.sql`);
   assert.match(tables, /^-- /);
