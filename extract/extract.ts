@@ -8,19 +8,30 @@
  * @module
  */
 import {
+  captureDependents,
+  captureSchema,
   DEFAULTS,
+  displayPath,
+  dropRetired,
   ensureMeta,
   type ExtractResult,
+  guardSchemas,
   isSessionLost,
   LmlError,
   type Logger,
+  markSchemas,
+  newRunId,
   type PipelineConfig,
   recordRetries,
   redactText,
+  restoreDependents,
+  restoreRelations,
+  retiredName,
   RetryLog,
   type RetryPolicy,
   silentLogger,
   type Sql,
+  STAGING_SCHEMA,
 } from "../lib/core/mod.ts";
 import {
   copySupported,
@@ -136,7 +147,7 @@ function describeError(collection: string, error: unknown): ExtractError {
 }
 
 /**
- * Streams one collection from `options.source` into `<raw>.<collection>__next` with its primary
+ * Streams one collection from `options.source` into `lml_staging.<collection>__next` with its primary
  * key, ready for swapStagingTables. Never throws for a collection's own failure: the
  * staging table is dropped and the result says why (status "failed").
  */
@@ -147,7 +158,7 @@ async function stageCollection(
 ): Promise<ExtractResult> {
   const { collection, source } = options;
   const logger = options.logger ?? silentLogger;
-  const target = { rawSchema: config.rawSchema, collection };
+  const target = { collection };
   const state = runStates.get(source) ??
     { method: undefined, forced: undefined, progress: undefined };
   const started = performance.now();
@@ -202,10 +213,7 @@ async function stageCollection(
     const failure = describeError(collection, error);
     tracker?.finish("failed");
     logger.error(failure.message);
-    await dropStagingTables(lost ? sql : reserved, {
-      rawSchema: config.rawSchema,
-      collections: [collection],
-    }).catch(() => {});
+    await dropStagingTables(lost ? sql : reserved, { collections: [collection] }).catch(() => {});
     return {
       collection,
       documents: 0,
@@ -220,6 +228,59 @@ async function stageCollection(
     // ones, where it swallows every later query: it is left to the pool, which reconnects it.
     if (!lost) reserved.release();
   }
+}
+
+/**
+ * Refuses raw or staging schemas the toolkit did not create, drops the previous data of
+ * earlier runs, and creates the staging schema, marked as the toolkit's own.
+ */
+async function prepareSchemas(sql: Sql, config: PipelineConfig): Promise<void> {
+  await guardSchemas(sql, [config.rawSchema, STAGING_SCHEMA], {
+    ...config,
+    file: displayPath(config.file),
+  });
+  await dropRetired(sql, { metaSchema: config.metaSchema });
+  await sql`create schema if not exists ${sql(STAGING_SCHEMA)}`;
+  await markSchemas(sql, [STAGING_SCHEMA], { metaSchema: config.metaSchema, role: "staging" });
+}
+
+/**
+ * Publishes one staged collection in a short transaction of its own: the live raw table is
+ * retired (moved to a schema dropped after COMMIT), the staged one moved in, and what others
+ * added to the previous one (owner, grants, comment, their views and foreign keys) carried
+ * over. Readers wait at most for this transaction, never for a whole extraction.
+ */
+async function publishCollection(
+  sql: Sql,
+  config: PipelineConfig,
+  collection: string,
+): Promise<void> {
+  const raw = config.rawSchema;
+  const retired = retiredName(`${raw}_${collection}`, newRunId());
+  const meta = sql(config.metaSchema);
+  await sql.begin(async (tx) => {
+    await tx`select set_config('lock_timeout', ${`${DEFAULTS.lockTimeoutMs}ms`}, true)`;
+    const run = async (statement: string, where: string) => {
+      await tx.unsafe(statement).catch((error: Error) => {
+        throw new LmlError(`${where}: ${error.message}`, { cause: error });
+      });
+    };
+    const dependents = await captureDependents(tx, { tables: [`${raw}.${collection}`] }, {
+      exclude: [raw],
+    });
+    const state = await captureSchema(tx, raw);
+    state.relations = state.relations.filter((r) => r.name === collection);
+    await tx`create schema if not exists ${tx(raw)}`;
+    await markSchemas(tx, [raw], { metaSchema: config.metaSchema });
+    if (state.relations.length > 0) {
+      await tx`create schema ${tx(retired)}`;
+      await tx`insert into ${meta}.owned_schemas (schema_name, role) values (${retired}, 'retired')`;
+      await tx`alter table ${tx(raw)}.${tx(collection)} set schema ${tx(retired)}`;
+    }
+    await swapStagingTables(tx, { rawSchema: raw, collections: [collection] });
+    await restoreRelations(tx, state, run);
+    await restoreDependents(tx, dependents, run);
+  });
 }
 
 async function withSource<T>(
@@ -292,6 +353,7 @@ async function run(
   const logger = options.logger ?? silentLogger;
   const names = options.select ?? config.collections.map((c) => c.name);
   await ensureMeta(sql, config.metaSchema);
+  await prepareSchemas(sql, config);
   const retry = options.retry ?? config.retry;
   const retryLog = options.retryLog ?? new RetryLog(logger);
   return await withSource(config, options, async (source) => {
@@ -317,18 +379,12 @@ async function run(
             });
             if (swap && result.status === "succeeded") {
               try {
-                await sql.begin((tx) =>
-                  swapStagingTables(tx, { rawSchema: config.rawSchema, collections: [collection] })
-                );
+                await publishCollection(sql, config, collection);
               } catch (error) {
                 if (restartable(error)) throw error;
                 const failure = describeError(collection, error);
                 logger.error(failure.message);
-                await dropStagingTables(sql, {
-                  rawSchema: config.rawSchema,
-                  collections: [collection],
-                })
-                  .catch(() => {});
+                await dropStagingTables(sql, { collections: [collection] }).catch(() => {});
                 result = { ...result, status: "failed", error: failure.message };
               }
             }
@@ -336,6 +392,7 @@ async function run(
             return result;
           }, { sql, collection, policy: retry, log: retryLog }),
       );
+      if (swap) await dropRetired(sql, { metaSchema: config.metaSchema, logger });
       results.sort((a, b) => names.indexOf(a.collection) - names.indexOf(b.collection));
       progress.summary(results);
       if (!options.retryLog) {

@@ -1,12 +1,12 @@
 /**
- * Loading raw documents into PostgreSQL: a staging table `<raw>.<collection>__next` filled by
- * `COPY ... FROM STDIN` (or batched INSERTs where COPY is unsupported), its primary key added
- * after the load, and a swap that replaces the live table in one short transaction. A row
+ * Loading raw documents into PostgreSQL: a staging table `lml_staging.<collection>__next`
+ * filled by `COPY ... FROM STDIN` (or batched INSERTs where COPY is unsupported), its primary
+ * key added after the load, and a swap that moves it into the raw schema as the live table. A row
  * larger than one COPY statement carries (a 16 MiB document of control characters is a
  * 112 MiB row) is inserted on its own with parameters.
  * @module
  */
-import { LmlError, quoteIdent, type Sql, STAGING_SUFFIX } from "../lib/core/mod.ts";
+import { LmlError, quoteIdent, type Sql, STAGING_SCHEMA, STAGING_SUFFIX } from "../lib/core/mod.ts";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -54,8 +54,6 @@ export interface LoadCounts {
 
 /** Options of {@linkcode loadDocuments}. */
 export interface LoadOptions {
-  /** Raw schema. */
-  rawSchema: string;
   /** Collection (the staging table is `<collection>__next`). */
   collection: string;
   /** Value of `extracted_at` for every row (ISO-8601). */
@@ -105,10 +103,15 @@ export function rawTableStatements(table: string, options: { staging?: boolean }
   ];
 }
 
-/** Creates the raw schema and an empty staging table (dropping a leftover one). */
-export async function createStaging(sql: Sql, options: { rawSchema: string; collection: string }) {
-  const table = `${quoteIdent(options.rawSchema)}.${quoteIdent(stagingName(options.collection))}`;
-  await sql`create schema if not exists ${sql(options.rawSchema)}`.catch((error) => {
+/** The qualified, quoted name of `collection`'s staging table. */
+function stagingTable(collection: string): string {
+  return `${quoteIdent(STAGING_SCHEMA)}.${quoteIdent(stagingName(collection))}`;
+}
+
+/** Creates the staging schema and an empty staging table (dropping a leftover one). */
+export async function createStaging(sql: Sql, options: { collection: string }) {
+  const table = stagingTable(options.collection);
+  await sql`create schema if not exists ${sql(STAGING_SCHEMA)}`.catch((error) => {
     // Two collections staged at once may race on the schema; the loser finds it there.
     if ((error as { code?: string }).code !== "23505") throw error;
   });
@@ -378,8 +381,7 @@ export async function loadDocuments(
 ): Promise<LoadCounts> {
   const method = options.method ?? "copy";
   const batchBytes = options.batchBytes ?? 256 * 1024;
-  const schema = quoteIdent(options.rawSchema);
-  const table = `${schema}.${quoteIdent(stagingName(options.collection))}`;
+  const table = stagingTable(options.collection);
   const columns = "doc, _id, original, extracted_at, source_ordinal, source_offset";
   const copyBytes = options.copyBytes ?? 32 * 1024 * 1024;
   // A row larger than one COPY statement may carry goes through an INSERT of its own.
@@ -465,13 +467,9 @@ export async function loadDocuments(
  * Adds the primary key to a loaded staging table and drops the diagnostic columns. Throws
  * {@linkcode DuplicateIdError} naming the documents when `_id`s repeat.
  */
-export async function finishStaging(
-  sql: Sql,
-  options: { rawSchema: string; collection: string },
-): Promise<void> {
-  const schema = quoteIdent(options.rawSchema);
+export async function finishStaging(sql: Sql, options: { collection: string }): Promise<void> {
   const staging = stagingName(options.collection);
-  const table = `${schema}.${quoteIdent(staging)}`;
+  const table = stagingTable(options.collection);
   try {
     await sql.unsafe(
       `alter table ${table} add constraint ${quoteIdent(staging + "_pkey")} primary key (_id)`,
@@ -504,25 +502,27 @@ function tableComment(collection: string): string {
 }
 
 /**
- * Replaces each live raw table with its staging table inside the caller's transaction `tx`
- * (drop old, rename new, rename the primary key), so readers see old or new, never partial.
+ * Moves each staged table into the raw schema as the live table, inside the caller's
+ * transaction `tx` (it locks only the staged tables). The raw schema must not hold them: a
+ * refresh has just replaced it by a fresh one, an extraction has just retired the live table.
  */
 export async function swapStagingTables(
   tx: Sql | postgres.TransactionSql,
   options: { rawSchema: string; collections: readonly string[] },
 ): Promise<void> {
   const schema = quoteIdent(options.rawSchema);
+  await tx.unsafe(`create schema if not exists ${schema}`);
   for (const collection of options.collections) {
     const staging = stagingName(collection);
-    const [found] = await tx`select to_regclass(${`${schema}.${quoteIdent(staging)}`}) as oid`;
+    const [found] = await tx`select to_regclass(${stagingTable(collection)}) as oid`;
     if (!found?.oid) {
       throw new Error(
-        `${collection}: no staged table ${options.rawSchema}.${staging} to swap in; stage the ` +
+        `${collection}: no staged table ${STAGING_SCHEMA}.${staging} to swap in; stage the ` +
           `collection first`,
       );
     }
     const live = quoteIdent(collection);
-    await tx.unsafe(`drop table if exists ${schema}.${live}`);
+    await tx.unsafe(`alter table ${stagingTable(collection)} set schema ${schema}`);
     await tx.unsafe(`alter table ${schema}.${quoteIdent(staging)} rename to ${live}`);
     await tx.unsafe(
       `alter table ${schema}.${live} rename constraint ${quoteIdent(staging + "_pkey")} ` +
@@ -537,10 +537,9 @@ export async function swapStagingTables(
 /** Drops the staging tables of `collections` (those that exist). */
 export async function dropStagingTables(
   sql: Sql,
-  options: { rawSchema: string; collections: readonly string[] },
+  options: { collections: readonly string[] },
 ): Promise<void> {
-  const schema = quoteIdent(options.rawSchema);
   for (const collection of options.collections) {
-    await sql.unsafe(`drop table if exists ${schema}.${quoteIdent(stagingName(collection))}`);
+    await sql.unsafe(`drop table if exists ${stagingTable(collection)}`);
   }
 }

@@ -3,20 +3,24 @@
  * @module
  */
 import {
+  acquireRunLock,
   connect,
   createLogger,
   DEFAULT_CONFIG_PATH,
   DEFAULTS,
+  ensureMeta,
   loadConfig,
   type Logger,
   newRunId,
   type PipelineConfig,
   redactUrl,
+  type RunLock,
   type RunResult,
   selectCollections,
   setting,
   type Sql,
   UsageError,
+  type WritingCommand,
 } from "../core/mod.ts";
 import { managedSchemas, resetDatabase } from "./reset.ts";
 import { resolveDatabase, SERVE_PORT, serveEmbedded } from "../embedded/mod.ts";
@@ -352,7 +356,8 @@ async function runExtract(ctx: CommandContext): Promise<number> {
     c.name
   );
   const source = sourceFlag(ctx.flags);
-  return await withDatabase(ctx, async (sql) => {
+  return await withDatabase(ctx, async (sql, database) => {
+    await using _lock = await runLock(sql, config, "extract", database.isEmbedded);
     const results = await extractCollections(sql, config, {
       source,
       select,
@@ -374,13 +379,15 @@ async function runTransform(ctx: CommandContext): Promise<number> {
     console.log(formatPlan(plan));
     return 0;
   }
-  return await withDatabase(ctx, async (sql) => {
+  return await withDatabase(ctx, async (sql, database) => {
     const monitor = monitorOptions(ctx, "transform");
     const result = await monitorRun(sql, config, monitor, async () => {
+      await using lock = await runLock(sql, config, "transform", database.isEmbedded);
       const result = await runTransforms(sql, config, {
         select,
         logger: ctx.logger,
         runId: monitor.runId,
+        lock,
       });
       await reportRun(result, {
         dir: ctx.flags.reports,
@@ -557,9 +564,20 @@ async function runGenerate(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/** Takes the run lock every writing command holds (none on the embedded engine's one session). */
+async function runLock(
+  sql: Sql,
+  config: PipelineConfig,
+  command: WritingCommand,
+  embedded: boolean,
+): Promise<RunLock> {
+  await ensureMeta(sql, config.metaSchema);
+  return await acquireRunLock(sql, { command, metaSchema: config.metaSchema, enabled: !embedded });
+}
+
 async function runReset(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
-  return await withDatabase(ctx, async (sql) => {
+  return await withDatabase(ctx, async (sql, database) => {
     const [{ name }] = await sql<[{ name: string }]>`select current_database() as name`;
     if (!ctx.flags.yes) {
       if (!Deno.stdin.isTerminal()) {
@@ -577,6 +595,7 @@ async function runReset(ctx: CommandContext): Promise<number> {
         return 1;
       }
     }
+    await using _lock = await runLock(sql, config, "reset", database.isEmbedded);
     const dropped = await resetDatabase(sql, config);
     ctx.logger.info(dropped.length ? `dropped ${dropped.join(", ")}` : "nothing to drop", {
       database: name,

@@ -11,6 +11,7 @@ import {
   swapStagingTables,
 } from "../../extract/mod.ts";
 import {
+  acquireRunLock,
   DEFAULTS,
   ensureMeta,
   type ExtractResult,
@@ -23,7 +24,9 @@ import {
   RetryLog,
   type RetryPolicy,
   retryPolicy,
+  RunBusyError,
   RunError,
+  type RunLock,
   type RunResult,
   silentLogger,
   type Sql,
@@ -31,7 +34,7 @@ import {
   withLogFile,
 } from "../core/mod.ts";
 import type { ReportPaths } from "../report/mod.ts";
-import { graphMermaid, runTransforms } from "../transform/mod.ts";
+import { graphMermaid, type PausePoint, runTransforms } from "../transform/mod.ts";
 import { extractionFailure, reportRun } from "./conclude.ts";
 
 /** Options of {@linkcode refresh}. */
@@ -54,15 +57,12 @@ export interface RefreshOptions {
   lockRetries?: number;
   /** How transient faults are retried (fields set here win over config.retry). Default: config.retry. */
   retry?: Partial<RetryPolicy>;
+  /** Test hook: awaited inside the publishing transaction at `point`. Default: none. */
+  pauseAt?: (point: PausePoint) => Promise<void>;
 }
 
-/** Raised when another refresh holds the database (exit code 1). */
-export class RefreshBusyError extends RunError {
-  constructor(message: string) {
-    super(message, { hint: "wait for it to finish; a refresh that died frees the lock by itself" });
-    this.name = "RefreshBusyError";
-  }
-}
+/** Raised when another run holds the database (exit code 1). */
+export { RunBusyError as RefreshBusyError };
 
 /** What {@linkcode refresh} resolves with: the run's result and where its reports went. */
 export interface RefreshResult extends RunResult {
@@ -73,7 +73,7 @@ export interface RefreshResult extends RunResult {
 /**
  * Runs the whole pipeline as one unit and resolves with its result (status "failed" with
  * `error` on any failure); the ledger and the reports are written either way. Rejects with
- * RefreshBusyError when another refresh runs on the same database.
+ * RunBusyError (RefreshBusyError) when another writing command runs on the same database.
  */
 export async function refresh(
   sql: Sql,
@@ -83,13 +83,16 @@ export async function refresh(
   const reportsDir = options.reportsDir ?? DEFAULTS.reportsDir;
   const runId = options.runId ?? newRunId();
   await ensureMeta(sql, config.metaSchema);
-  const lock = options.lock === false ? undefined : await sql.reserve();
-  try {
-    if (lock) await takeLock(lock, config);
+  await using lock = await acquireRunLock(sql, {
+    command: "refresh",
+    metaSchema: config.metaSchema,
+    enabled: options.lock !== false,
+  });
+  {
     const runDir = `${reportsDir}/runs/${runId}`;
     await Deno.mkdir(runDir, { recursive: true });
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
-    const result = await run(sql, config, { ...options, runId, logger, session: lock });
+    const result = await run(sql, config, { ...options, runId, logger, runLock: lock });
     return {
       ...result,
       reports: await reportRun(result, {
@@ -98,11 +101,6 @@ export async function refresh(
         private: config.reports?.private,
       }),
     };
-  } finally {
-    if (lock) {
-      await lock`select pg_advisory_unlock_all()`.catch(() => {});
-      lock.release();
-    }
   }
 }
 
@@ -110,13 +108,13 @@ export async function refresh(
 async function run(
   sql: Sql,
   config: PipelineConfig,
-  options: RefreshOptions & { runId: string; logger: Logger; session: Sql | undefined },
+  options: RefreshOptions & { runId: string; logger: Logger; runLock: RunLock },
 ): Promise<RunResult> {
   const { runId, logger } = options;
   const all = config.collections.map((c) => c.name);
   const selected = config.collections.map((c) => c.schema);
   // On the lock's session, so runs.pid names the session holding the lock (see takeLock).
-  await startRun(options.session ?? sql, { runId, command: "refresh", selected }, {
+  await startRun(options.runLock.session ?? sql, { runId, command: "refresh", selected }, {
     metaSchema: config.metaSchema,
   });
   logger.info(`refresh ${runId}: extracting ${all.length} collections`);
@@ -162,7 +160,9 @@ async function run(
       runId,
       logger,
       extract,
-      prepare: (tx) => swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all }),
+      swapRaw: (tx) => swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all }),
+      lock: options.runLock,
+      ...(options.pauseAt ? { pauseAt: options.pauseAt } : {}),
       retry,
       retryLog,
       ...(source ? { sourceReads: source.reads } : {}),
@@ -170,50 +170,6 @@ async function run(
       ...(options.lockRetries === undefined ? {} : { lockRetries: options.lockRetries }),
     });
   } finally {
-    await dropStagingTables(sql, { rawSchema: config.rawSchema, collections: all });
-  }
-}
-
-/** Takes the refresh lock on `lock`'s session, and marks refreshes that died as abandoned. */
-async function takeLock(lock: Sql, config: PipelineConfig): Promise<void> {
-  const runs = lock(config.metaSchema);
-  const [got] = await lock<[{ ok: boolean }]>`
-    select pg_try_advisory_lock(hashtext('lml'), hashtext('refresh')) as ok`;
-  if (!got.ok) throw new RefreshBusyError(await describeHolder(lock, config));
-  await lock`
-    update ${runs}.runs
-    set status = 'abandoned', finished_at = clock_timestamp(),
-        error = 'the process ended before finishing the run (killed or lost its connection)'
-    where command = 'refresh' and status = 'running'`;
-}
-
-/**
- * Names the refresh holding the lock: its run (recorded right after it took the lock, on the
- * same session, so it is waited for a few seconds at most), else its session.
- */
-async function describeHolder(lock: Sql, config: PipelineConfig): Promise<string> {
-  const runs = lock(config.metaSchema);
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const [holder] = await lock<{ pid: number; run_id: string | null; started_at: Date | null }[]>`
-      select l.pid, r.run_id, r.started_at
-      from pg_locks l
-      left join ${runs}.runs r
-        on r.pid = l.pid and r.command = 'refresh' and r.status = 'running'
-      where l.locktype = 'advisory' and l.granted
-        and l.database = (select oid from pg_database where datname = current_database())
-        and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
-        and l.objsubid = 2
-      order by r.started_at desc nulls last
-      limit 1`;
-    if (holder?.run_id && holder.started_at) {
-      return `another refresh (${holder.run_id}) has been running since ${holder.started_at.toISOString()}; this one exits`;
-    }
-    if (!holder || Date.now() > deadline) {
-      return holder
-        ? `another refresh (session pid ${holder.pid}) holds this database; this one exits`
-        : "another refresh held this database a moment ago; this one exits";
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await dropStagingTables(sql, { collections: all });
   }
 }

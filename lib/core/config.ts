@@ -10,6 +10,7 @@ import { isIdentifier } from "./db.ts";
 import { type NotifyConfig, parseNotify, parseRetentionDays } from "./config_monitoring.ts";
 import { DEFAULT_MASKED_COLUMNS } from "./mask.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
+import { RETIRED_PREFIX, STAGING_SCHEMA } from "./publish.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -27,9 +28,18 @@ export interface CollectionConfig {
   dependsOn: string[];
   /** One line for people. */
   description: string;
+  /** Privileges granted on the schema's tables each run (`grants:`), e.g. `{select: [bi]}`.
+   * Default: the top-level `grants:`. */
+  grants?: Grants | undefined;
   /** Line of the entry in the config file. */
   line: number;
 }
+
+/** Privileges to grant, each to a list of roles (dbt's `grants:`), e.g. `{select: [bi]}`. */
+export type Grants = Record<string, string[]>;
+
+/** Privileges `grants:` may name. */
+const PRIVILEGES = ["select", "insert", "update", "delete", "truncate", "references", "trigger"];
 
 /** The whole validated config; `collections` are in dependency (run) order. */
 export interface PipelineConfig {
@@ -55,6 +65,8 @@ export interface PipelineConfig {
   reports?: ReportSettings;
   /** How transient faults are retried (`retry:`). Default: {@linkcode DEFAULT_RETRY_POLICY}. */
   retry: RetryPolicy;
+  /** Privileges granted on every collection's tables each run (`grants:`). Default: none. */
+  grants?: Grants | undefined;
 }
 
 /** The `reports:` section of the config. */
@@ -87,10 +99,11 @@ const TOP_KEYS = [
   "retention_days",
   "reports",
   "retry",
+  "grants",
 ];
 const RETRY_KEYS = ["attempts", "max_seconds"];
 const REPORT_KEYS = ["masked_columns", "private"];
-const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
+const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description", "grants"];
 
 /** Suffix of a collection's staging table in the raw schema while it is extracted. */
 export const STAGING_SUFFIX = "__next";
@@ -186,6 +199,12 @@ export function parseConfig(text: string, path: string): PipelineConfig {
 
   const rawSchema = RAW_SCHEMA;
   const metaSchema = ident(root, "meta_schema", "lml_meta");
+  if (schemaProblem(metaSchema)) {
+    fail(
+      `meta_schema "${metaSchema}": ${schemaProblem(metaSchema)}`,
+      root.get("meta_schema", true),
+    );
+  }
   const utilSchema = UTIL_SCHEMA;
   const sourceDatabase = str(root, "source_database", "mesa4core");
   const retry = parseRetry(root.get("retry", true), fail);
@@ -207,7 +226,11 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     if (!isMap(entry)) return fail(`collection "${name}": expected a mapping`, entry ?? key);
     checkKeys(entry, COLLECTION_KEYS, `collection "${name}"`, fail);
     const schema = ident(entry, "schema");
-    for (const reserved of [rawSchema, metaSchema, utilSchema]) {
+    const problem = schemaProblem(schema);
+    if (problem) {
+      fail(`collection "${name}": schema "${schema}": ${problem}`, entry.get("schema", true));
+    }
+    for (const reserved of [rawSchema, metaSchema, utilSchema, STAGING_SCHEMA]) {
       if (schema === reserved) {
         fail(`collection "${name}": schema "${schema}" is reserved`, entry.get("schema", true));
       }
@@ -242,6 +265,7 @@ export function parseConfig(text: string, path: string): PipelineConfig {
       primaryKey: ident(entry, "primary_key"),
       dependsOn,
       description: str(entry, "description", ""),
+      grants: parseGrants(entry.get("grants", true), `collection "${name}": grants`, fail),
       line: lineOf(key) ?? 0,
     });
   }
@@ -282,7 +306,50 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     retentionDays: parseRetentionDays(root.get("retention_days", true), { fail, lineOf }),
     reports: reportSettings(root.get("reports", true), fail),
     retry,
+    grants: parseGrants(root.get("grants", true), "grants", fail),
   };
+}
+
+/** Why the toolkit may not manage schema `name` (PostgreSQL's own, or named like its own). */
+function schemaProblem(name: string): string | undefined {
+  if (name === "public" || name === "information_schema" || name.startsWith("pg_")) {
+    return "PostgreSQL's own schemas are never managed by the toolkit (a run replaces its " +
+      "schemas); name a schema of its own";
+  }
+  if (name.startsWith(RETIRED_PREFIX)) {
+    return `names starting with "${RETIRED_PREFIX}" are kept for the previous data of a run`;
+  }
+  return undefined;
+}
+
+/** `grants:`: a mapping of privilege to role names (a list, or one name). */
+function parseGrants(
+  node: unknown,
+  where: string,
+  fail: (message: string, node?: unknown) => never,
+): Grants | undefined {
+  if (node === undefined || (isScalar(node) && node.value === null)) return undefined;
+  if (!isMap(node)) return fail(`${where}: expected a mapping like {select: [bi_reader]}`, node);
+  const grants: Grants = {};
+  for (const pair of node.items) {
+    const privilege = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!PRIVILEGES.includes(privilege)) {
+      fail(
+        `${where}: unknown privilege "${privilege}"${didYouMean(privilege, PRIVILEGES)}`,
+        pair.key,
+      );
+    }
+    const value = pair.value;
+    const items = isSeq(value) ? value.items : [value];
+    grants[privilege] = items.map((item) => {
+      const role = isScalar(item) ? item.value : undefined;
+      if (typeof role !== "string" || role === "" || role.length > 63) {
+        return fail(`${where}: ${privilege}: expected role names`, item ?? pair.key);
+      }
+      return role;
+    });
+  }
+  return grants;
 }
 
 /** The `retry:` mapping: `attempts` (0 to 100) and `max_seconds` (0 to 86400), both optional. */

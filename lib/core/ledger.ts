@@ -111,6 +111,13 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
         waited_ms integer not null
       );
       comment on table ${m}.retries is 'Every transient fault a run retried: a MongoDB read resumed, a staging restarted, a statement or the publishing transaction run again; run_id is null for an extract run.';
+      create table if not exists ${m}.owned_schemas (
+        schema_name text primary key,
+        role text not null check (role in ('published', 'staging', 'retired')),
+        marked_at timestamptz not null default clock_timestamp(),
+        run_id text
+      );
+      comment on table ${m}.owned_schemas is 'Schemas this toolkit created and may replace or drop: published (raw, helpers, one per collection), staging, and retired ones (the previous data of a run, dropped once it committed). Any other schema is never touched.';
     `);
   });
 }

@@ -68,3 +68,28 @@ export {
   retryPolicy,
 } from "./retry.ts";
 export { describeSourceReads, type SourceReads } from "./source_reads.ts";
+export {
+  acquireRunLock,
+  describeHolder,
+  RunBusyError,
+  type RunLock,
+  RunLockLostError,
+  type WritingCommand,
+} from "./run_lock.ts";
+export {
+  captureDependents,
+  captureSchema,
+  type Dependents,
+  dropRetired,
+  guardSchemas,
+  markSchemas,
+  replaceSchema,
+  reservedSchema,
+  restoreDependents,
+  restoreRelations,
+  RETIRED_PREFIX,
+  retiredName,
+  type SchemaState,
+  STAGING_SCHEMA,
+  type StatementRun,
+} from "./publish.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 export { buildPlan, formatPlan, graphMermaid } from "./plan.ts";
-export { runChecks, runTransforms, type TransformResult } from "./run.ts";
+export { type PausePoint, runChecks, runTransforms, type TransformResult } from "./run.ts";
 export { type Check, derivedChecks, fileChecks, runCheckList } from "./checks.ts";
 export {
   type CheckFile,

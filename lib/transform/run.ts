@@ -8,30 +8,43 @@
  */
 import type postgres from "postgres";
 import {
+  captureDependents,
   type CheckResult,
   checkRunId,
   type CollectionConfig,
+  ConfigError,
   DEFAULT_REPORTS,
   DEFAULTS,
+  displayPath,
+  dropRetired,
   ensureMeta,
   type FileResult,
+  guardSchemas,
   heartbeat,
   type Logger,
+  markSchemas,
   maskSamples,
   newRunId,
   newRunResult,
   peakRssBytes,
   type PipelineConfig,
+  quoteIdent,
   recordRun,
+  replaceSchema,
+  restoreDependents,
+  restoreRelations,
   RetryLog,
   type RetryPolicy,
   RunError,
+  type RunLock,
   type RunResult,
+  type SchemaState,
   selectCollections,
   silentLogger,
   type SourceReads,
   type Sql,
   startRun,
+  type StatementRun,
   type TableCount,
 } from "../core/mod.ts";
 import { type Check, derivedChecks, fileChecks, runCheckList } from "./checks.ts";
@@ -53,8 +66,18 @@ export interface TransformOptions {
   runId?: string;
   /** Recorded in the ledger and reports. Default: "transform". */
   command?: "transform" | "refresh";
-  /** Called inside the transaction before the transforms (the refresh swaps raw tables). */
+  /** Called inside the transaction before the transforms. */
   prepare?: (tx: postgres.TransactionSql) => Promise<void>;
+  /**
+   * Replaces the raw schema too: inside the transaction, before the transforms, the raw schema
+   * is replaced by a fresh one (see lib/core/publish.ts) and this moves the staged tables in
+   * (a refresh). Default: the raw schema is left alone.
+   */
+  swapRaw?: (tx: postgres.TransactionSql) => Promise<void>;
+  /** The run lock held by the caller; verified right before COMMIT. Default: none. */
+  lock?: RunLock;
+  /** Test hook: awaited inside the transaction at `point`. Default: none. */
+  pauseAt?: (point: PausePoint) => Promise<void>;
   /** lock_timeout of every statement, in ms. Default: 10000. */
   lockTimeoutMs?: number;
   /** Retries of a statement that hit the lock timeout. Default: 3. */
@@ -72,6 +95,10 @@ export interface TransformOptions {
   /** How the source was read, for the reports (a refresh). Default: none. */
   sourceReads?: SourceReads;
 }
+
+/** Where {@linkcode TransformOptions.pauseAt} is called: after the raw swap, after the first
+ * rebuilt schema, during the checks. */
+export type PausePoint = "raw-swapped" | "mid-transforms" | "checks";
 
 /** What {@linkcode runTransforms} returns: the run's result, plus the plan of a dry run. */
 export interface TransformResult extends RunResult {
@@ -116,7 +143,17 @@ export async function runTransforms(
   const started = new Date(result.startedAt);
   const clock = performance.now();
   await ensureMeta(sql, config.metaSchema);
-  await startRun(sql, { runId, command, selected }, { metaSchema: config.metaSchema });
+  const published = [...(options.swapRaw ? [config.rawSchema] : []), ...selected];
+  await guardSchemas(sql, [config.utilSchema, ...published], {
+    ...config,
+    file: displayPath(config.file),
+  });
+  await checkGrantRoles(sql, config, collections);
+  await dropRetired(sql, { metaSchema: config.metaSchema, logger });
+  // On the lock's session, so runs.pid names the session holding the lock.
+  await startRun(options.lock?.session ?? sql, { runId, command, selected }, {
+    metaSchema: config.metaSchema,
+  });
   logger.info(`${command} ${runId}: rebuilding ${selected.join(", ")}`);
 
   const retries = options.retryLog ?? new RetryLog(logger);
@@ -133,7 +170,20 @@ export async function runTransforms(
       // A rerun starts from scratch.
       Object.assign(result, { files: [], checks: [], tables: [], failedChecks: [] });
       await engine.begin(tx, runId, started);
+      const pause = async (point: PausePoint) => await options.pauseAt?.(point);
+      const run: StatementRun = (statement, where) => engine.run(statement, where);
+      const publishing = { runId, metaSchema: config.metaSchema, run };
+      // Others' views and foreign keys on the tables replaced, captured before any rename.
+      const dependents = await captureDependents(tx, { schemas: published }, {
+        exclude: published,
+      });
+      const states: SchemaState[] = [];
       if (options.prepare) await options.prepare(tx);
+      if (options.swapRaw) {
+        states.push(await replaceSchema(tx, config.rawSchema, publishing));
+        await options.swapRaw(tx);
+        await pause("raw-swapped");
+      }
       const runFile = async (file: SqlFile, kind: FileResult["kind"], schema: string | null) => {
         logger.info(`running ${file.relativePath}`, { elapsed_s: elapsed() });
         const fileStarted = performance.now();
@@ -154,18 +204,30 @@ export async function runTransforms(
         });
       };
       for (const file of layout.shared) await runFile(file, "shared", null);
-      for (const entry of layout.schemas) {
-        const schema = tx(entry.schema);
-        await engine.run(
-          (sp) => sp`drop schema if exists ${schema} cascade`,
-          `schema ${entry.schema} (drop)`,
-        );
-        await engine.run((sp) => sp`create schema ${schema}`, `schema ${entry.schema} (create)`);
+      if (layout.shared.length > 0) {
+        await markSchemas(tx, [config.utilSchema], { metaSchema: config.metaSchema, runId });
+      }
+      for (const [k, entry] of layout.schemas.entries()) {
+        states.push(await replaceSchema(tx, entry.schema, publishing));
         for (const file of entry.files) await runFile(file, "transform", entry.schema);
+        if (k === 0) await pause("mid-transforms");
       }
       logger.info("running checks", { elapsed_s: elapsed() });
-      Object.assign(result, await checkAndCount(tx, config, { collections, layout, logger }));
+      Object.assign(
+        result,
+        await checkAndCount(tx, config, {
+          collections,
+          layout,
+          logger,
+          pause: () => pause("checks"),
+        }),
+      );
       if (result.failedChecks.length > 0) throw failedChecksError(result.failedChecks, true);
+      // What others added to the previous tables, on the new ones; then the config's grants.
+      for (const state of states) await restoreRelations(tx, state, run);
+      await restoreDependents(tx, dependents, run);
+      await applyGrants(config, collections, run);
+      await options.lock?.verify(tx);
     }, {
       policy: options.retry ?? config.retry,
       log: retries,
@@ -176,6 +238,7 @@ export async function runTransforms(
       (caught instanceof Error ? caught : new RunError(String(caught), { cause: caught }));
     logger.error(result.error.message.split("\n")[0]!);
   }
+  if (!result.error) await dropRetired(sql, { metaSchema: config.metaSchema, logger });
   result.files.push(...checkFileResults(layout, result.checks, { ranOnly: true }));
   result.retries = retries.events;
   if (options.sourceReads) result.sourceReads = options.sourceReads;
@@ -238,12 +301,18 @@ export async function runChecks(
 async function checkAndCount(
   tx: postgres.TransactionSql,
   config: PipelineConfig,
-  options: { collections: CollectionConfig[]; layout: SqlLayout; logger: Logger },
+  options: {
+    collections: CollectionConfig[];
+    layout: SqlLayout;
+    logger: Logger;
+    pause?: () => Promise<void>;
+  },
 ): Promise<{ checks: CheckResult[]; failedChecks: string[]; tables: TableCount[] }> {
   const list: Check[] = [
     ...(await derivedChecks(tx, config, { collections: options.collections })),
     ...fileChecks(options.layout.checks),
   ];
+  await options.pause?.();
   const checks = maskSamples(
     await runCheckList(tx, list, { logger: options.logger }),
     (config.reports ?? DEFAULT_REPORTS).maskedColumns,
@@ -255,6 +324,56 @@ async function checkAndCount(
       .map((c) => c.name),
     tables: await countTables(tx, options.collections.map((c) => c.schema)),
   };
+}
+
+/** The roles the config grants to, per collection: `grants:` of the collection, else the top's. */
+function grantsOf(config: PipelineConfig, collection: CollectionConfig): Record<string, string[]> {
+  return collection.grants ?? config.grants ?? {};
+}
+
+/** Rejects with a ConfigError naming a role of `grants:` that does not exist. */
+async function checkGrantRoles(
+  sql: Sql,
+  config: PipelineConfig,
+  collections: readonly CollectionConfig[],
+): Promise<void> {
+  const roles = [
+    ...new Set(collections.flatMap((c) => Object.values(grantsOf(config, c)).flat())),
+  ].filter((r) => r !== "public");
+  if (roles.length === 0) return;
+  const found = await sql<{ rolname: string }[]>`
+    select rolname::text from pg_roles where rolname = any(${roles}::text[])`;
+  const missing = roles.filter((r) => !found.some((f) => f.rolname === r));
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `grants: role ${missing.map((r) => `"${r}"`).join(", ")} does not exist in this database`,
+      {
+        file: displayPath(config.file),
+        hint: "create the role (create role ... nologin) or fix its name",
+      },
+    );
+  }
+}
+
+/** Grants the config's privileges on each rebuilt schema (usage) and all of its tables. */
+async function applyGrants(
+  config: PipelineConfig,
+  collections: readonly CollectionConfig[],
+  run: StatementRun,
+): Promise<void> {
+  for (const c of collections) {
+    const schema = quoteIdent(c.schema);
+    for (const [privilege, roles] of Object.entries(grantsOf(config, c))) {
+      for (const role of roles) {
+        const to = role === "public" ? "public" : `"${role.replaceAll('"', '""')}"`;
+        await run(`grant usage on schema ${schema} to ${to}`, `grants of ${c.schema}`);
+        await run(
+          `grant ${privilege} on all tables in schema ${schema} to ${to}`,
+          `grants of ${c.schema}`,
+        );
+      }
+    }
+  }
 }
 
 /** The error of a run whose error checks did not pass. */

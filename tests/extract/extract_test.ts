@@ -308,7 +308,7 @@ Deno.test("a truncated dump leaves the previous raw data intact and names docume
   assert.match(second.error!, new RegExp(`document 4 at byte ${offset} `));
   assert.match(second.error!, /truncated/);
   assert.deepEqual(await rawRows(db.sql, USERS), before);
-  assert.equal(await tableExists(db.sql, "lml_raw.lml_users_mesa4core__next"), false);
+  assert.equal(await tableExists(db.sql, "lml_staging.lml_users_mesa4core__next"), false);
   const logs = await db.sql`select status, error from lml_meta.extract_log order by started_at`;
   assert.deepEqual(logs.map((l) => l.status), ["succeeded", "failed"]);
   assert.equal(logs[1]!.error, second.error);
@@ -352,7 +352,7 @@ Deno.test("a duplicate _id fails cleanly and names both documents", async () => 
     ),
   );
   assert.deepEqual(await rawRows(db.sql, USERS), before);
-  assert.equal(await tableExists(db.sql, "lml_raw.lml_users_mesa4core__next"), false);
+  assert.equal(await tableExists(db.sql, "lml_staging.lml_users_mesa4core__next"), false);
 });
 
 const MIXED = [
@@ -460,16 +460,16 @@ Deno.test("stageCollections() + swapStagingTables() in the caller's transaction 
     select (select count(*) from lml_raw.lml_users_mesa4core)::int as users,
            (select count(*) from lml_raw.lml_usersgroups_mesa4core)::int as groups`;
   assert.deepEqual({ ...row }, { users: 3, groups: 2 });
-  assert.equal(await tableExists(db.sql, `lml_raw.${USERS}__next`), false);
+  assert.equal(await tableExists(db.sql, `lml_staging.${USERS}__next`), false);
 
   await stageCollections(db.sql, config, { source: dump.dir, select: [USERS] });
-  await dropStagingTables(db.sql, { rawSchema: config.rawSchema, collections: [USERS] });
-  assert.equal(await tableExists(db.sql, `lml_raw.${USERS}__next`), false);
+  await dropStagingTables(db.sql, { collections: [USERS] });
+  assert.equal(await tableExists(db.sql, `lml_staging.${USERS}__next`), false);
   await assert.rejects(
     db.sql.begin((tx) =>
       swapStagingTables(tx, { rawSchema: config.rawSchema, collections: [USERS] })
     ),
-    /no staged table lml_raw.lml_users_mesa4core__next/,
+    /no staged table lml_staging.lml_users_mesa4core__next/,
   );
 });
 

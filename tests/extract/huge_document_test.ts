@@ -96,9 +96,8 @@ async function loadHuge(sql: Sql, method: LoadMethod, huge: Huge[]): Promise<Loa
   const capacities: number[] = [];
   const reserved = await sql.reserve();
   try {
-    await createStaging(reserved, { rawSchema: "lml_raw", collection: COLLECTION });
+    await createStaging(reserved, { collection: COLLECTION });
     const counts = await loadDocuments(reserved, read(), {
-      rawSchema: "lml_raw",
       collection: COLLECTION,
       extractedAt: "2024-05-01T00:00:00Z",
       method,
@@ -112,7 +111,7 @@ async function loadHuge(sql: Sql, method: LoadMethod, huge: Huge[]): Promise<Loa
       bytes: huge.length * MAX_BSON + smalls.reduce((n, d) => n + d.length, 0),
       anomalies: huge.filter((d) => d.nul).length,
     });
-    await finishStaging(reserved, { rawSchema: "lml_raw", collection: COLLECTION });
+    await finishStaging(reserved, { collection: COLLECTION });
   } finally {
     reserved.release();
   }
@@ -126,7 +125,7 @@ async function assertStored(sql: Sql, huge: Huge[]): Promise<void> {
     select _id, length(doc->>'s') as chars, md5(doc->>'s') as text_md5,
            (select array_agg(k order by k) from jsonb_object_keys(doc) k) as keys,
            doc->>'_id' as doc_id, md5(original) as original_md5, length(original) as original_bytes
-    from lml_raw.huge_docs__next
+    from lml_staging.huge_docs__next
     where _id like 'huge-%'
     order by _id`;
   assert.deepEqual(
@@ -142,7 +141,7 @@ async function assertStored(sql: Sql, huge: Huge[]): Promise<void> {
     })),
   );
   const smalls = await sql`
-    select _id, doc, original from lml_raw.huge_docs__next where _id like 'small-%' order by _id`;
+    select _id, doc, original from lml_staging.huge_docs__next where _id like 'small-%' order by _id`;
   assert.deepEqual(
     smalls.map((r) => [r._id, r.doc, r.original]),
     Array.from({ length: huge.length + 4 }, (_, k) => [
@@ -180,12 +179,11 @@ Deno.test("rows over copyBytes take their own INSERT and store exactly what COPY
   const rowsOf = async (method: LoadMethod, copyBytes: number) => {
     const reserved = await db.sql.reserve();
     try {
-      await createStaging(reserved, { rawSchema: "lml_raw", collection: COLLECTION });
+      await createStaging(reserved, { collection: COLLECTION });
       const batches: AsyncIterable<DocumentBatch> = (async function* () {
         yield { docs, offsets: undefined, consumed: 0 };
       })();
       const counts = await loadDocuments(reserved, batches, {
-        rawSchema: "lml_raw",
         collection: COLLECTION,
         extractedAt: "2024-05-01T00:00:00Z",
         method,
@@ -194,7 +192,7 @@ Deno.test("rows over copyBytes take their own INSERT and store exactly what COPY
       assert.equal(counts.documents, docs.length);
       return await reserved`
         select _id, doc::text as doc, encode(original, 'hex') as original, source_ordinal
-        from lml_raw.huge_docs__next order by source_ordinal`;
+        from lml_staging.huge_docs__next order by source_ordinal`;
     } finally {
       reserved.release();
     }

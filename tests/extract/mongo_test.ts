@@ -119,7 +119,7 @@ Deno.test({
   assert.match(second.error!, /failed after \d+ documents: .*\(gave up after 2 retries over/);
   assert.deepEqual(await rawRows(db.sql), before);
   const [staging] = await db.sql`
-    select to_regclass('lml_raw.lml_users_mesa4core__next') is null as gone`;
+    select to_regclass('lml_staging.lml_users_mesa4core__next') is null as gone`;
   assert.equal(staging!.gone, true);
 });
 

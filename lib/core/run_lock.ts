@@ -1,0 +1,171 @@
+/**
+ * The one lock every writing command takes (extract, transform, refresh, reset): a session
+ * advisory lock on a connection of its own that sends a heartbeat query every few seconds, so it
+ * is never idle (no idle_session_timeout, no pooler reusing it). A run checks, right before its
+ * COMMIT, that the lock is still held by that session's backend, and fails otherwise: a lock
+ * lost unnoticed cannot let two writers publish at once.
+ * @module
+ */
+import type postgres from "postgres";
+import type { Sql } from "./db.ts";
+import { RunError } from "./errors.ts";
+
+/** Commands that take the lock. */
+export type WritingCommand = "extract" | "transform" | "refresh" | "reset";
+
+/** Raised when another writing command holds the database (exit code 1). */
+export class RunBusyError extends RunError {
+  constructor(message: string) {
+    super(message, { hint: "wait for it to finish; a run that died frees the lock by itself" });
+    this.name = "RunBusyError";
+  }
+}
+
+/** Raised when the lock's session was lost during a run (the run is rolled back). */
+export class RunLockLostError extends RunError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, {
+      cause: options.cause,
+      hint: "the connection holding the run lock ended (network, idle_session_timeout, a " +
+        "pooler, pg_terminate_backend); run again",
+    });
+    this.name = "RunLockLostError";
+  }
+}
+
+/** Options of {@linkcode acquireRunLock}. */
+export interface RunLockOptions {
+  /** The command taking the lock, named to a second writer. */
+  command: WritingCommand;
+  /** The meta schema (runs are read from it to name the holder). Default: "lml_meta". */
+  metaSchema?: string;
+  /** Take it (off only where one session exists anyway: the embedded engine). Default: true. */
+  enabled?: boolean;
+  /** Milliseconds between heartbeat queries. Default: 5000. */
+  heartbeatMs?: number;
+}
+
+/** A held run lock; dispose it to release it. */
+export interface RunLock extends AsyncDisposable {
+  /** The session holding the lock (undefined when disabled). */
+  session: postgres.ReservedSql | undefined;
+  /** Backend pid of that session (undefined when disabled). */
+  pid: number | undefined;
+  /** Rejects unless the lock is still held by its session; call it inside the run's transaction. */
+  verify(tx: Sql | postgres.TransactionSql): Promise<void>;
+}
+
+/** The condition on pg_locks naming the run lock (the refresh lock of earlier versions). */
+const LOCK_KEY = "hashtext('lml'), hashtext('refresh')";
+
+/**
+ * Takes the run lock, or rejects with {@linkcode RunBusyError} naming the run holding it.
+ * Once held, runs left 'running' by writers that died are marked abandoned.
+ */
+export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise<RunLock> {
+  const metaSchema = options.metaSchema ?? "lml_meta";
+  if (options.enabled === false) {
+    return {
+      session: undefined,
+      pid: undefined,
+      verify: () => Promise.resolve(),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    };
+  }
+  const session = await sql.reserve();
+  let pid: number;
+  try {
+    const [got] = await session.unsafe<[{ ok: boolean; pid: number }]>(
+      `select pg_try_advisory_lock(${LOCK_KEY}) as ok, pg_backend_pid() as pid`,
+    );
+    if (!got.ok) throw new RunBusyError(await describeHolder(session, metaSchema));
+    pid = got.pid;
+    await markAbandoned(session, metaSchema);
+  } catch (error) {
+    session.release();
+    throw error;
+  }
+  let lost: unknown;
+  let beating: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    beating = session`select 1`.catch((error) => lost ??= error);
+  }, options.heartbeatMs ?? 5000);
+  Deno.unrefTimer(timer);
+  return {
+    session,
+    pid,
+    async verify(tx) {
+      const [row] = await tx<{ held: boolean }[]>`
+        select exists (
+          select from pg_locks
+          where locktype = 'advisory' and granted and pid = ${pid}::int
+            and database = (select oid from pg_database where datname = current_database())
+            and classid = hashtext('lml')::oid and objid = hashtext('refresh')::oid
+            and objsubid = 2
+        ) as held`;
+      if (!row?.held || lost) {
+        throw new RunLockLostError(
+          `the run lock was lost (its session, pid ${pid}, ended); nothing was changed`,
+          { cause: lost },
+        );
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      clearInterval(timer);
+      await beating;
+      if (lost === undefined) {
+        await session.unsafe(`select pg_advisory_unlock(${LOCK_KEY})`).catch(() => {});
+      }
+      session.release();
+    },
+  };
+}
+
+/** Marks runs of writing commands left 'running' as abandoned (only the lock holder may). */
+async function markAbandoned(session: Sql, metaSchema: string): Promise<void> {
+  const exists = await session`select to_regclass(${`${metaSchema}.runs`}) is not null as ok`;
+  if (!exists[0]?.ok) return;
+  await session`
+    update ${session(metaSchema)}.runs
+    set status = 'abandoned', finished_at = clock_timestamp(),
+        error = 'the process ended before finishing the run (killed or lost its connection)'
+    where command in ('extract', 'transform', 'refresh') and status = 'running'
+      and pid is distinct from pg_backend_pid()`;
+}
+
+/**
+ * Names the run holding the lock: its run (recorded right after it took the lock, on the same
+ * session, so it is waited for a few seconds at most), else its session.
+ */
+export async function describeHolder(sql: Sql, metaSchema = "lml_meta"): Promise<string> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const [holder] = await sql<{ pid: number; application: string | null }[]>`
+      select l.pid, a.application_name as application
+      from pg_locks l
+      left join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted
+        and l.database = (select oid from pg_database where datname = current_database())
+        and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
+        and l.objsubid = 2
+      limit 1`;
+    if (!holder) return "another run held this database a moment ago; this one exits";
+    const [ledger] = await sql`select to_regclass(${`${metaSchema}.runs`}) is not null as ok`;
+    const [run] = ledger?.ok
+      ? await sql<{ command: string; run_id: string; started_at: Date }[]>`
+        select command, run_id, started_at from ${sql(metaSchema)}.runs
+        where pid = ${holder.pid}::int and status = 'running'
+        order by started_at desc limit 1`
+      : [];
+    if (run) {
+      return `another ${run.command} (${run.run_id}) has been running since ${run.started_at.toISOString()}; this one exits`;
+    }
+    // An extract or reset records no run: its session's application names it.
+    if (Date.now() > deadline || !/refresh|transform/.test(holder.application ?? "refresh")) {
+      return `another run (${
+        holder.application ? `${holder.application}, ` : ""
+      }session pid ${holder.pid}) holds this database; this one exits`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
