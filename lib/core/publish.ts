@@ -474,7 +474,7 @@ export async function dropRetired(
         });
         break;
       } catch (error) {
-        if (attempt >= attempts) {
+        if (attempt >= attempts || (error as { code?: string }).code !== "55P03") {
           logger.warn(
             `previous data in schema ${schema} not dropped yet (${
               (error as Error).message

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { loadConfig, type PipelineConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
+import { STAGING_SCHEMA } from "../../../lib/core/publish.ts";
 import { refresh, RefreshBusyError, type RefreshOptions } from "../../../lib/commands/refresh.ts";
 import type { RefreshResult as RunResult } from "../../../lib/commands/refresh.ts";
 import { generateSample, insertSample, type Manifest } from "../../../lib/sample/mod.ts";
@@ -25,7 +26,12 @@ const config = await loadConfig(`${ROOT}sql/pipeline.yaml`);
 const APPLICATION = "lml refresh";
 const PROCESSES = "lml_processes_mesa4core";
 /** Tables of the previous data: raw, helpers and every normalized schema (not the ledger). */
-const SCHEMAS = [config.rawSchema, config.utilSchema, ...config.collections.map((c) => c.schema)];
+const SCHEMAS = [
+  config.rawSchema,
+  config.utilSchema,
+  ...config.collections.map((c) => c.schema),
+  STAGING_SCHEMA,
+];
 /** Generous: the machine may be loaded. */
 const TIMEOUT_MS = 60_000;
 
@@ -207,13 +213,13 @@ function spawnRefresh(url: string, source: string, reportsDir: string) {
 }
 
 /**
- * Holds ACCESS SHARE on `schema.table` from its own session until disposed, so a refresh
- * dropping that schema waits inside its transaction: a deterministic point to strike.
+ * Holds an uncommitted change of schema `schema` (a grant) from its own session until
+ * disposed, so a refresh retiring that schema waits inside its transaction: a deterministic
+ * point to strike. (A reader of its tables would not hold the refresh up.)
  */
-async function holdTable(
+async function holdSchema(
   url: string,
   schema: string,
-  table: string,
 ): Promise<{ pid: number; release(): Promise<void> } & AsyncDisposable> {
   const sql = postgres(url, {
     max: 1,
@@ -225,10 +231,13 @@ async function holdTable(
   const { promise: locked, resolve: gotLock, reject: failed } = Promise.withResolvers<number>();
   const transaction = sql.begin(async (tx) => {
     const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    await tx`lock table ${tx(schema)}.${tx(table)} in access share mode`;
+    await tx`grant usage on schema ${tx(schema)} to public`;
     gotLock(row!.pid);
     await released;
-  }).catch(failed);
+    throw new Error("rolled back");
+  }).catch((error) => {
+    if ((error as Error).message !== "rolled back") failed(error);
+  });
   const pid = await locked;
   let ended: Promise<void> | undefined;
   const end = () =>
@@ -252,8 +261,9 @@ async function blockedBy(
 }
 
 /**
- * Raw tables `pid`'s transaction has swapped (it holds ACCESS EXCLUSIVE on them): the new data
- * is in place, uncommitted.
+ * Raw tables `pid`'s transaction has swapped (it holds ACCESS EXCLUSIVE on the staged tables it
+ * moved into the raw schema; others still see them in the staging schema): the new data is in
+ * place, uncommitted.
  */
 async function swappedRawTables(sql: Sql, pid: number): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
@@ -262,8 +272,8 @@ async function swappedRawTables(sql: Sql, pid: number): Promise<number> {
     join pg_class c on c.oid = l.relation
     join pg_namespace n on n.oid = c.relnamespace
     where l.pid = ${pid}::int and l.granted and l.mode = 'AccessExclusiveLock'
-      and n.nspname = ${config.rawSchema} and c.relkind = 'r'
-      and c.relname = any(${config.collections.map((c) => c.name)}::text[])`;
+      and n.nspname = ${STAGING_SCHEMA} and c.relkind = 'r'
+      and c.relname = any(${config.collections.map((c) => `${c.name}__next`)}::text[])`;
   return row!.n;
 }
 
@@ -309,9 +319,9 @@ Deno.test({
     }
     try {
       await writeAll(pipe, data.subarray(0, data.length >> 1));
-      await waitFor(`lml_raw.${PROCESSES}__next`, async () => {
+      await waitFor(`lml_staging.${PROCESSES}__next`, async () => {
         await run.assertRunning();
-        const [row] = await db.sql`select to_regclass(${`lml_raw.${PROCESSES}__next`}) as t`;
+        const [row] = await db.sql`select to_regclass(${`lml_staging.${PROCESSES}__next`}) as t`;
         return row!.t !== null;
       });
       assert.equal((await run.kill()).signal, "SIGKILL");
@@ -349,14 +359,14 @@ Deno.test({
     const before = await previousData(db, samples.first, tmp.path);
 
     {
-      await using lock = await holdTable(db.url, "lml_processes", "main");
+      await using lock = await holdSchema(db.url, "lml_processes");
       await using run = spawnRefresh(db.url, samples.second, `${tmp.path}/killed`);
-      const blocked = await waitFor("the refresh to wait for lml_processes.main", async () => {
+      const blocked = await waitFor("the refresh to wait for schema lml_processes", async () => {
         await run.assertRunning();
         return await blockedBy(db.sql, lock.pid);
       });
       assert.equal(blocked.application, APPLICATION);
-      assert.match(blocked.query, /^drop schema/);
+      assert.match(blocked.query, /^alter schema/);
       assert.equal(await swappedRawTables(db.sql, blocked.pid), config.collections.length);
       assert.equal((await run.kill()).signal, "SIGKILL");
     }
@@ -432,7 +442,7 @@ Deno.test({
 });
 
 /**
- * Starts a refresh while lml_processes.main is held, and terminates the session of its
+ * Starts a refresh while schema lml_processes is held, and terminates the session of its
  * transaction `times` times, each once it waits for the lock (a new session each time: the
  * transaction is rerun from its start once). Resolves with the refresh's result, after
  * releasing the lock.
@@ -443,7 +453,7 @@ async function refreshTerminated(
   reportsDir: string,
   times: number,
 ): Promise<RunResult> {
-  await using lock = await holdTable(db.url, "lml_processes", "main");
+  await using lock = await holdSchema(db.url, "lml_processes");
   const running = refreshOn(db.url, {
     source,
     reportsDir,
@@ -454,7 +464,7 @@ async function refreshTerminated(
   running.finally(() => settled = true).catch(() => {});
   const terminated: number[] = [];
   const blocked = () =>
-    waitFor("the refresh to wait for lml_processes.main", async () => {
+    waitFor("the refresh to wait for schema lml_processes", async () => {
       if (settled) await running; // surfaces an early failure
       const session = await blockedBy(db.sql, lock.pid);
       return session && !terminated.includes(session.pid) ? session : undefined;
@@ -485,7 +495,10 @@ Deno.test({
     assert.deepEqual(result.retries?.map((r) => [r.stage, r.what]), [
       ["transaction", "the publishing transaction (from its start)"],
     ]);
-    assert.match(result.retries![0]!.why, /^schema lml_\w+ \(drop\): lost the PostgreSQL session/);
+    assert.match(
+      result.retries![0]!.why,
+      /^schema lml_\w+ \(retire\): lost the PostgreSQL session/,
+    );
     assert.deepEqual((await refreshRuns(db.sql)).map((r) => r.status), ["succeeded", "succeeded"]);
     assert.deepEqual(stagingTables(await schemaChecksums(db.sql, SCHEMAS)), []);
     assert.deepEqual(await documentCounts(db.sql), manifestCounts(samples.secondManifest));
@@ -506,7 +519,7 @@ Deno.test({
     assert.equal(failed.status, "failed");
     assert.match(
       failed.error!.message,
-      /^schema lml_\w+ \(drop\): lost the PostgreSQL session.*; nothing was changed \(rolled back\)$/,
+      /^schema lml_\w+ \(retire\): lost the PostgreSQL session.*; nothing was changed \(rolled back\)$/,
     );
     assert.deepEqual(failed.retries?.map((r) => r.stage), ["transaction"]);
     assert.deepEqual(await schemaChecksums(db.sql, SCHEMAS), before);
@@ -569,7 +582,7 @@ Deno.test({
     let loser: unknown;
     {
       // Keeps whichever wins inside its transaction until the other has given up.
-      await using lock = await holdTable(db.url, "lml_processes", "main");
+      await using lock = await holdSchema(db.url, "lml_processes");
       const runs = ["together-a", "together-b"].map((runId) =>
         refreshOn(db.url, {
           source: samples.second,
