@@ -86,10 +86,15 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
     throw error;
   }
   let lost: unknown;
+  const heartbeatMs = options.heartbeatMs ?? 5000;
+  // A query on a connection that died while reserved may never settle (postgres.js 3.4): each
+  // is bounded, and one that does not answer in time counts as the lock lost.
+  const bounded = (query: Promise<unknown>) =>
+    within(query, heartbeatMs * 2).catch((error) => lost ??= error);
   let beating: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    beating = session`select 1`.catch((error) => lost ??= error);
-  }, options.heartbeatMs ?? 5000);
+    if (lost === undefined) beating = bounded(session`select 1`);
+  }, heartbeatMs);
   Deno.unrefTimer(timer);
   return {
     session,
@@ -104,6 +109,7 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
             and objsubid = 2
         ) as held`;
       if (!row?.held || lost) {
+        lost ??= new Error(`session ${pid} no longer holds the lock`);
         throw new RunLockLostError(
           `the run lock was lost (its session, pid ${pid}, ended); nothing was changed`,
           { cause: lost },
@@ -114,11 +120,28 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
       clearInterval(timer);
       await beating;
       if (lost === undefined) {
-        await session.unsafe(`select pg_advisory_unlock(${LOCK_KEY})`).catch(() => {});
+        await bounded(session.unsafe(`select pg_advisory_unlock(${LOCK_KEY})`));
       }
-      session.release();
+      // postgres.js 3.4 would put a connection that closed while reserved back among the open
+      // ones, where it swallows every later query: a lost one is left to the pool.
+      if (lost === undefined) session.release();
     },
   };
+}
+
+/** Settles as `promise` does, or rejects after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Marks runs of writing commands left 'running' as abandoned (only the lock holder may). */
