@@ -233,19 +233,75 @@ async function measureScale(
 
   if (has("refresh")) {
     const runs: ChildRun[] = [];
+    const longest: number[] = [];
+    let answered = 0;
+    let failed = 0;
     for (let run = 1; run <= options.runs; run++) {
       await checkpoint();
+      // Something published for the reader from the first run on (not measured).
+      if (run === 1) await runChild("refresh", ctx.url, { source: dump.dir });
+      const reader = startReader(ctx.url, READER_QUERIES);
       const r = await runChild("refresh", ctx.url, { source: dump.dir });
+      const waits = await reader.stop();
+      longest.push(waits.longestMs);
+      answered += waits.answered;
+      failed += waits.failed;
       log(
         `scale ${scale} refresh run ${run}: ${r.seconds.toFixed(2)} s, ${
           (r.peakRssBytes / 1e6).toFixed(0)
-        } MB`,
+        } MB; reader: longest wait ${waits.longestMs.toFixed(0)} ms over ${waits.answered} ` +
+          `queries${waits.failed ? `, ${waits.failed} failed (${waits.error})` : ""}`,
       );
       runs.push(r);
     }
-    result.refresh = { ...processStage(runs), perSchema: perSchema(runs) };
+    result.refresh = {
+      ...processStage(runs),
+      perSchema: perSchema(runs),
+      reader: { queries: READER_QUERIES, answered, failed, longestMs: summarize(longest) },
+    };
   }
   return result;
+}
+
+/** What the reader beside the refresh asks: a normalized and a raw table. */
+const READER_QUERIES = [
+  "select count(*) from lml_processes.main",
+  "select count(*) from lml_raw.lml_processes_mesa4core",
+];
+
+/**
+ * A reader on a session of its own running `queries` in turn every 100 ms until stopped;
+ * resolves with the longest time one of them took (its wait for a lock included).
+ */
+function startReader(url: string, queries: readonly string[]) {
+  const sql = connect(url, { application: "lml bench reader", max: 1 });
+  let stopped = false;
+  let longestMs = 0;
+  let answered = 0;
+  let failed = 0;
+  let error: string | undefined;
+  const loop = (async () => {
+    for (let k = 0; !stopped; k++) {
+      const started = performance.now();
+      try {
+        await sql.unsafe(queries[k % queries.length]!);
+        answered++;
+      } catch (caught) {
+        failed++;
+        error ??= (caught as Error).message;
+      }
+      longestMs = Math.max(longestMs, performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await sql.end({ timeout: 5 });
+      return { longestMs, answered, failed, error };
+    },
+  };
 }
 
 async function measureDriver(
