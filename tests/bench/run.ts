@@ -249,8 +249,11 @@ async function measureScale(
       log(
         `scale ${scale} refresh run ${run}: ${r.seconds.toFixed(2)} s, ${
           (r.peakRssBytes / 1e6).toFixed(0)
-        } MB; reader: longest wait ${waits.longestMs.toFixed(0)} ms over ${waits.answered} ` +
-          `queries${waits.failed ? `, ${waits.failed} failed (${waits.error})` : ""}`,
+        } MB; reader: longest wait ${
+          waits.longestMs.toFixed(0)
+        } ms (${waits.slowest}) over ${waits.answered} ` +
+          `queries${waits.failed ? `, ${waits.failed} failed (${waits.error})` : ""}; lock ` +
+          `waits seen: ${waits.lockWaits.join(", ") || "none"}`,
       );
       runs.push(r);
     }
@@ -275,11 +278,25 @@ const READER_QUERIES = [
  */
 function startReader(url: string, queries: readonly string[]) {
   const sql = connect(url, { application: "lml bench reader", max: 1 });
+  const watcher = connect(url, { application: "lml bench watcher", max: 1 });
   let stopped = false;
+  // Whether a slow answer waited for a lock (else it waited for the CPU or the disk).
+  const lockWaits = new Set<string>();
+  const watch = (async () => {
+    while (!stopped) {
+      const rows = await watcher<{ event: string }[]>`
+        select wait_event_type || ':' || wait_event as event from pg_stat_activity
+        where application_name = 'lml bench reader' and wait_event_type = 'Lock'`.catch(() => []);
+      for (const r of rows) lockWaits.add(r.event);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
   let longestMs = 0;
   let answered = 0;
   let failed = 0;
   let error: string | undefined;
+  let slowest = "";
+  const begun = performance.now();
   const loop = (async () => {
     for (let k = 0; !stopped; k++) {
       const started = performance.now();
@@ -290,7 +307,11 @@ function startReader(url: string, queries: readonly string[]) {
         failed++;
         error ??= (caught as Error).message;
       }
-      longestMs = Math.max(longestMs, performance.now() - started);
+      const took = performance.now() - started;
+      if (took > longestMs) {
+        longestMs = took;
+        slowest = `${queries[k % queries.length]} at ${((started - begun) / 1000).toFixed(1)} s`;
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -298,8 +319,10 @@ function startReader(url: string, queries: readonly string[]) {
     async stop() {
       stopped = true;
       await loop;
+      await watch;
       await sql.end({ timeout: 5 });
-      return { longestMs, answered, failed, error };
+      await watcher.end({ timeout: 5 });
+      return { longestMs, answered, failed, error, slowest, lockWaits: [...lockWaits] };
     },
   };
 }
