@@ -69,8 +69,8 @@ export interface DerivedOptions {
  * Generates the checks every collection gets from the config, from what exists in the database
  * (run it inside the transaction, after the transforms): raw documents match main rows, primary
  * key not null, no timestamp after the run started, created_at not before 1990 (warn), and warn
- * counts of ghost users, unresolvable snapshots, dangling `*_ref` references and garbage
- * timestamps. A check is generated only when the tables and columns it needs exist.
+ * counts of ghost users, unresolvable snapshots, dangling `*_ref` references and unmapped
+ * values. A check is generated only when the tables and columns it needs exist.
  */
 export async function derivedChecks(
   sql: Queryable,
@@ -222,12 +222,12 @@ where v.reference is not null and v.reference <> 'null'::jsonb`,
         refQueries.join("\nunion all\n"),
       );
     }
-    if (schemaTables.has("garbage_timestamps")) {
+    if (schemaTables.has("unmapped_values")) {
       derived(
-        "garbage_timestamps",
+        "unmapped_values",
         "warn",
-        `unparseable timestamps turned into NULL, in ${s}.garbage_timestamps`,
-        `select * from ${q}.garbage_timestamps`,
+        `raw values read and not mapped (unparseable, of another type, not an array...), in ${s}.unmapped_values`,
+        `select * from ${q}.unmapped_values`,
       );
     }
   }

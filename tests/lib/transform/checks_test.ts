@@ -9,7 +9,7 @@ Deno.test("derivedChecks() generates a check only where its tables and columns e
   await using fx = await makeFixture({
     "f_users/020_extras.sql": "-- Ghost flag and side tables.\n" +
       "alter table f_users.main add column is_ghost boolean not null default false;\n" +
-      "create table f_users.garbage_timestamps (document_id text, path text, value jsonb);\n" +
+      "create table f_users.unmapped_values (document_id text, path text, raw_value jsonb, reason text);\n" +
       "create table f_users.unresolvable_snapshots (document_id text, path text, snapshot jsonb);\n",
   });
   await loadRaw(db.sql);
@@ -22,7 +22,7 @@ Deno.test("derivedChecks() generates a check only where its tables and columns e
     "f_users_created_at_in_range:warn",
     "f_users_ghost_users:warn",
     "f_users_unresolvable_snapshots:warn",
-    "f_users_garbage_timestamps:warn",
+    "f_users_unmapped_values:warn",
     "f_people_main_matches_raw:error",
     "f_people_primary_key_not_null:error",
     "f_people_dangling_references:warn",
