@@ -10,6 +10,8 @@ import { isIdentifier } from "./db.ts";
 import { type NotifyConfig, parseNotify, parseRetentionDays } from "./config_monitoring.ts";
 import { DEFAULT_MASKED_COLUMNS } from "./mask.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
+import { type CheckControl, parseCheckControls } from "./config_checks.ts";
+import { DEFAULTS } from "./defaults.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -55,6 +57,12 @@ export interface PipelineConfig {
   reports?: ReportSettings;
   /** How transient faults are retried (`retry:`). Default: {@linkcode DEFAULT_RETRY_POLICY}. */
   retry: RetryPolicy;
+  /** Controls per check name (`checks:`): severity and warn/error thresholds. Default: none. */
+  checks?: Record<string, CheckControl>;
+  /** Largest share (0 to 1) a collection's document count may shrink by since the last
+   * successful run before a refresh is refused (`volume_guard.max_shrink`). Default:
+   * `DEFAULTS.maxShrink`. */
+  maxShrink?: number;
 }
 
 /** The `reports:` section of the config. */
@@ -87,7 +95,10 @@ const TOP_KEYS = [
   "retention_days",
   "reports",
   "retry",
+  "checks",
+  "volume_guard",
 ];
+const VOLUME_GUARD_KEYS = ["max_shrink"];
 const RETRY_KEYS = ["attempts", "max_seconds"];
 const REPORT_KEYS = ["masked_columns", "private"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description"];
@@ -282,7 +293,31 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     retentionDays: parseRetentionDays(root.get("retention_days", true), { fail, lineOf }),
     reports: reportSettings(root.get("reports", true), fail),
     retry,
+    checks: parseCheckControls(root.get("checks", true), { fail, lineOf }),
+    maxShrink: parseVolumeGuard(root.get("volume_guard", true), fail),
   };
+}
+
+/** The `volume_guard:` mapping: `max_shrink`, a share such as `50%` or `0.5`. */
+function parseVolumeGuard(
+  node: unknown,
+  fail: (message: string, node?: unknown) => never,
+): number {
+  if (node === undefined || (isScalar(node) && node.value === null)) return DEFAULTS.maxShrink;
+  if (!isMap(node)) return fail("`volume_guard` must be a mapping (max_shrink)", node);
+  checkKeys(node, VOLUME_GUARD_KEYS, "volume_guard", fail);
+  const value = node.get("max_shrink", true);
+  if (value === undefined) return DEFAULTS.maxShrink;
+  const raw = isScalar(value) ? value.value : undefined;
+  const share = typeof raw === "number"
+    ? raw
+    : typeof raw === "string" && /^\d+(\.\d+)?%$/.test(raw.trim())
+    ? Number(raw.trim().slice(0, -1)) / 100
+    : NaN;
+  if (!(share >= 0 && share <= 1)) {
+    return fail('volume_guard: max_shrink must be a share from 0 to 1 or "0%" to "100%"', value);
+  }
+  return share;
 }
 
 /** The `retry:` mapping: `attempts` (0 to 100) and `max_seconds` (0 to 86400), both optional. */

@@ -17,6 +17,14 @@ export {
 } from "./config.ts";
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
 export {
+  type CheckControl,
+  DERIVED_CHECK_SUFFIXES,
+  meetsThreshold,
+  parseThreshold,
+  type Threshold,
+  validateCheckNames,
+} from "./config_checks.ts";
+export {
   DEFAULT_RETENTION_DAYS,
   type NotifyConfig,
   type NotifyOutcome,

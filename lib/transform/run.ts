@@ -245,7 +245,7 @@ async function checkAndCount(
     ...fileChecks(options.layout.checks),
   ];
   const checks = maskSamples(
-    await runCheckList(tx, list, { logger: options.logger }),
+    await runCheckList(tx, list, { logger: options.logger, controls: config.checks }),
     (config.reports ?? DEFAULT_REPORTS).maskedColumns,
   );
   return {

@@ -18,7 +18,7 @@ create table lml_formbuilder.fields (
   position integer not null,
   field_key text,
   label text,
-  type text check (type in ('text', 'textarea', 'number', 'date', 'select', 'multiselect', 'checkbox', 'file')),
+  type text,
   is_required boolean,
   sort_order integer,
   validations jsonb
@@ -161,7 +161,7 @@ comment on column lml_formbuilder.fields.form_id is 'The form (FK to lml_formbui
 comment on column lml_formbuilder.fields.position is 'Position (from 1) in fields[].';
 comment on column lml_formbuilder.fields.field_key is 'fields[].key (the formData key).';
 comment on column lml_formbuilder.fields.label is 'fields[].label.';
-comment on column lml_formbuilder.fields.type is 'fields[].type: text, textarea, number, date, select, multiselect, checkbox or file.';
+comment on column lml_formbuilder.fields.type is 'fields[].type: text, textarea, number, date, select, multiselect, checkbox or file; any other value is kept (check lml_formbuilder_field_type_known warns).';
 comment on column lml_formbuilder.fields.is_required is 'fields[].required in any boolean spelling.';
 comment on column lml_formbuilder.fields.sort_order is 'fields[].order.';
 comment on column lml_formbuilder.fields.validations is 'fields[].validations, verbatim.';

@@ -2,7 +2,7 @@
 
 create table lml_people.main (
   person_id text not null,
-  person_type text check (person_type in ('physical', 'juridical')),
+  person_type text,
   first_name text,
   last_name text,
   business_name text,
@@ -194,7 +194,7 @@ alter table lml_people.addresses add primary key (person_id, position);
 
 comment on table lml_people.main is 'One row per document of lml_people_mesa4core: individuals (physical) and companies (juridical).';
 comment on column lml_people.main.person_id is 'The document _id.';
-comment on column lml_people.main.person_type is 'personType: physical or juridical.';
+comment on column lml_people.main.person_type is 'personType: physical or juridical; any other value is kept (check lml_people_person_type_known warns).';
 comment on column lml_people.main.first_name is 'firstName (individuals).';
 comment on column lml_people.main.last_name is 'lastName (individuals).';
 comment on column lml_people.main.business_name is 'businessName (companies).';

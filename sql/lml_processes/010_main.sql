@@ -6,7 +6,7 @@ create table lml_processes.main (
   year integer,
   process_type_id text,
   process_type_ref jsonb,
-  status text check (status in ('iniciado', 'en_tramite', 'finalizado', 'archivado')),
+  status text,
   subject text,
   applicant_person_id text,
   applicant_ref jsonb,
@@ -154,7 +154,7 @@ comment on column lml_processes.main.process_number is 'processNumber (e.g. EXP-
 comment on column lml_processes.main.year is 'year.';
 comment on column lml_processes.main.process_type_id is 'processType._id when that type exists (FK to lml_processtypes.main).';
 comment on column lml_processes.main.process_type_ref is 'processType snapshot, kept only when it points to no existing type (dangling).';
-comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado.';
+comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado; any other value is kept (check lml_processes_status_known warns).';
 comment on column lml_processes.main.subject is 'subject.';
 comment on column lml_processes.main.applicant_person_id is 'applicant._id when that person exists (FK to lml_people.main).';
 comment on column lml_processes.main.applicant_ref is 'applicant snapshot, kept only when it points to no existing person (dangling).';
