@@ -55,6 +55,7 @@ export const OPTIONS = {
   docs: { type: "boolean" },
   name: { type: "string" },
   debug: { type: "boolean" },
+  "allow-shrink": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -105,8 +106,9 @@ export const COMMANDS: Record<string, Command> = {
   },
   refresh: {
     summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
-    usage: "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>]",
-    flags: [...COMMON, "source", "database-url", "reports", "concurrency"],
+    usage:
+      "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>] [--allow-shrink]",
+    flags: [...COMMON, "source", "database-url", "reports", "concurrency", "allow-shrink"],
     run: runRefresh,
   },
   plan: {
@@ -441,6 +443,7 @@ async function runRefresh(ctx: CommandContext): Promise<number> {
         concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
         lock: !database.isEmbedded,
         runId: monitor.runId,
+        allowShrink: ctx.flags["allow-shrink"] === true,
       }));
     return exitCode(result, ctx.logger);
   }, { application: "lml refresh" });

@@ -11,6 +11,7 @@ import {
   swapStagingTables,
 } from "../../extract/mod.ts";
 import {
+  checkVolumes,
   DEFAULTS,
   ensureMeta,
   type ExtractResult,
@@ -54,6 +55,8 @@ export interface RefreshOptions {
   lockRetries?: number;
   /** How transient faults are retried (fields set here win over config.retry). Default: config.retry. */
   retry?: Partial<RetryPolicy>;
+  /** Accept collections that shrank beyond `volume_guard.max_shrink` (this run only). Default: false. */
+  allowShrink?: boolean;
 }
 
 /** Raised when another refresh holds the database (exit code 1). */
@@ -157,6 +160,11 @@ async function run(
     }
     const failure = extractionFailure(extract, "nothing was changed");
     if (failure) return await failed(failure, extract);
+    const shrunk = options.allowShrink ? undefined : await checkVolumes(sql, extract, {
+      metaSchema: config.metaSchema,
+      maxShrink: config.maxShrink ?? DEFAULTS.maxShrink,
+    });
+    if (shrunk) return await failed(shrunk, extract);
     return await runTransforms(sql, config, {
       command: "refresh",
       runId,
