@@ -56,6 +56,7 @@ export const OPTIONS = {
   name: { type: "string" },
   debug: { type: "boolean" },
   "allow-shrink": { type: "boolean" },
+  drift: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -165,8 +166,8 @@ export const COMMANDS: Record<string, Command> = {
   },
   generate: {
     summary: "Write a deterministic mesa4core sample dataset (dump or JSON lines)",
-    usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json]",
-    flags: [...COMMON, "scale", "seed", "format"],
+    usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json] [--drift]",
+    flags: [...COMMON, "scale", "seed", "format", "drift"],
     args: 1,
     run: runGenerate,
   },
@@ -549,6 +550,7 @@ async function runGenerate(ctx: CommandContext): Promise<number> {
     scale: numberFlag(ctx.flags, "scale", DEFAULTS.scale),
     seed: numberFlag(ctx.flags, "seed", DEFAULTS.seed),
     format,
+    drift: ctx.flags.drift === true,
   });
   const documents = Object.values(manifest.collections).reduce((n, c) => n + c.documents, 0);
   ctx.logger.info(

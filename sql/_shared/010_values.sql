@@ -254,7 +254,7 @@ create or replace function lml_util.unmapped_array(
 ) returns table (path text, raw_value jsonb, reason text)
 language sql immutable parallel safe as $$
   select at_path, v, 'array expected, ' || jsonb_typeof(v) || ' found'
-  where jsonb_typeof(v) <> all('{array,null}'::text[])
+  where jsonb_typeof(v) not in ('array', 'null')
   union all
   select at_path || '[]', e, element_type || ' expected, ' || jsonb_typeof(e) || ' found'
   from jsonb_path_query(

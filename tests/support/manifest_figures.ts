@@ -80,7 +80,9 @@ export async function assertManifestFigures(
     select (
       select count(*)::int
       from lml_raw.lml_usersgroups_mesa4core as g,
-        jsonb_array_elements(g.doc -> 'members') as m
+        jsonb_array_elements(
+          case when jsonb_typeof(g.doc -> 'members') = 'array' then g.doc -> 'members' end
+        ) as m
       where m ? '_id' and jsonb_typeof(m -> '_id') <> 'null'
     ) - (select count(*)::int from lml_usersgroups.members) as dropped`;
   assert.equal(members!.dropped, manifest.duplicate_members);
