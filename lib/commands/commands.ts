@@ -59,6 +59,8 @@ export const OPTIONS = {
   docs: { type: "boolean" },
   name: { type: "string" },
   debug: { type: "boolean" },
+  "allow-shrink": { type: "boolean" },
+  drift: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -109,8 +111,9 @@ export const COMMANDS: Record<string, Command> = {
   },
   refresh: {
     summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
-    usage: "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>]",
-    flags: [...COMMON, "source", "database-url", "reports", "concurrency"],
+    usage:
+      "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>] [--allow-shrink]",
+    flags: [...COMMON, "source", "database-url", "reports", "concurrency", "allow-shrink"],
     run: runRefresh,
   },
   plan: {
@@ -167,8 +170,8 @@ export const COMMANDS: Record<string, Command> = {
   },
   generate: {
     summary: "Write a deterministic mesa4core sample dataset (dump or JSON lines)",
-    usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json]",
-    flags: [...COMMON, "scale", "seed", "format"],
+    usage: "generate <dir> [--scale <n>] [--seed <n>] [--format bson|json] [--drift]",
+    flags: [...COMMON, "scale", "seed", "format", "drift"],
     args: 1,
     run: runGenerate,
   },
@@ -448,6 +451,7 @@ async function runRefresh(ctx: CommandContext): Promise<number> {
         concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
         lock: !database.isEmbedded,
         runId: monitor.runId,
+        allowShrink: ctx.flags["allow-shrink"] === true,
       }));
     return exitCode(result, ctx.logger);
   }, { application: "lml refresh" });
@@ -553,6 +557,7 @@ async function runGenerate(ctx: CommandContext): Promise<number> {
     scale: numberFlag(ctx.flags, "scale", DEFAULTS.scale),
     seed: numberFlag(ctx.flags, "seed", DEFAULTS.seed),
     format,
+    drift: ctx.flags.drift === true,
   });
   const documents = Object.values(manifest.collections).reduce((n, c) => n + c.documents, 0);
   ctx.logger.info(

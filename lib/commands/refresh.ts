@@ -12,6 +12,7 @@ import {
 } from "../../extract/mod.ts";
 import {
   acquireRunLock,
+  checkVolumes,
   DEFAULTS,
   ensureMeta,
   type ExtractResult,
@@ -59,6 +60,8 @@ export interface RefreshOptions {
   retry?: Partial<RetryPolicy>;
   /** Test hook: awaited inside the publishing transaction at `point`. Default: none. */
   pauseAt?: (point: PausePoint) => Promise<void>;
+  /** Accept collections that shrank beyond `volume_guard.max_shrink` (this run only). Default: false. */
+  allowShrink?: boolean;
 }
 
 /** Raised when another run holds the database (exit code 1). */
@@ -155,6 +158,11 @@ async function run(
     }
     const failure = extractionFailure(extract, "nothing was changed");
     if (failure) return await failed(failure, extract);
+    const shrunk = options.allowShrink ? undefined : await checkVolumes(sql, extract, {
+      metaSchema: config.metaSchema,
+      maxShrink: config.maxShrink ?? DEFAULTS.maxShrink,
+    });
+    if (shrunk) return await failed(shrunk, extract);
     return await runTransforms(sql, config, {
       command: "refresh",
       runId,

@@ -11,6 +11,8 @@ import { type NotifyConfig, parseNotify, parseRetentionDays } from "./config_mon
 import { DEFAULT_MASKED_COLUMNS } from "./mask.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 import { RETIRED_PREFIX, STAGING_SCHEMA } from "./publish.ts";
+import { type CheckControl, parseCheckControls } from "./config_checks.ts";
+import { DEFAULTS } from "./defaults.ts";
 
 /** The pipeline config shipped with the repository. */
 export const DEFAULT_CONFIG_PATH: string =
@@ -67,6 +69,12 @@ export interface PipelineConfig {
   retry: RetryPolicy;
   /** Privileges granted on every collection's tables each run (`grants:`). Default: none. */
   grants?: Grants | undefined;
+  /** Controls per check name (`checks:`): severity and warn/error thresholds. Default: none. */
+  checks?: Record<string, CheckControl>;
+  /** Largest share (0 to 1) a collection's document count may shrink by since the last
+   * successful run before a refresh is refused (`volume_guard.max_shrink`). Default:
+   * `DEFAULTS.maxShrink`. */
+  maxShrink?: number;
 }
 
 /** The `reports:` section of the config. */
@@ -100,7 +108,10 @@ const TOP_KEYS = [
   "reports",
   "retry",
   "grants",
+  "checks",
+  "volume_guard",
 ];
+const VOLUME_GUARD_KEYS = ["max_shrink"];
 const RETRY_KEYS = ["attempts", "max_seconds"];
 const REPORT_KEYS = ["masked_columns", "private"];
 const COLLECTION_KEYS = ["schema", "primary_key", "depends_on", "description", "grants"];
@@ -307,6 +318,8 @@ export function parseConfig(text: string, path: string): PipelineConfig {
     reports: reportSettings(root.get("reports", true), fail),
     retry,
     grants: parseGrants(root.get("grants", true), "grants", fail),
+    checks: parseCheckControls(root.get("checks", true), { fail, lineOf }),
+    maxShrink: parseVolumeGuard(root.get("volume_guard", true), fail),
   };
 }
 
@@ -350,6 +363,28 @@ function parseGrants(
     });
   }
   return grants;
+}
+
+/** The `volume_guard:` mapping: `max_shrink`, a share such as `50%` or `0.5`. */
+function parseVolumeGuard(
+  node: unknown,
+  fail: (message: string, node?: unknown) => never,
+): number {
+  if (node === undefined || (isScalar(node) && node.value === null)) return DEFAULTS.maxShrink;
+  if (!isMap(node)) return fail("`volume_guard` must be a mapping (max_shrink)", node);
+  checkKeys(node, VOLUME_GUARD_KEYS, "volume_guard", fail);
+  const value = node.get("max_shrink", true);
+  if (value === undefined) return DEFAULTS.maxShrink;
+  const raw = isScalar(value) ? value.value : undefined;
+  const share = typeof raw === "number"
+    ? raw
+    : typeof raw === "string" && /^\d+(\.\d+)?%$/.test(raw.trim())
+    ? Number(raw.trim().slice(0, -1)) / 100
+    : NaN;
+  if (!(share >= 0 && share <= 1)) {
+    return fail('volume_guard: max_shrink must be a share from 0 to 1 or "0%" to "100%"', value);
+  }
+  return share;
 }
 
 /** The `retry:` mapping: `attempts` (0 to 100) and `max_seconds` (0 to 86400), both optional. */

@@ -32,6 +32,9 @@ export const DEFAULTS = {
   maxAge: "26h",
   /** Days of run folders and ledger rows kept. */
   retentionDays: 30,
+  /** Largest share a collection's document count may shrink by since the last successful run
+   * before a refresh is refused (the volume guard). */
+  maxShrink: 0.5,
   /** Port of `serve --docs` (the catalog site). */
   docsPort: 8730,
 } as const;

@@ -16,6 +16,15 @@ export {
   STAGING_SUFFIX,
 } from "./config.ts";
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
+export { checkVolumes, type Shrinkage, VolumeGuardError } from "./volume_guard.ts";
+export {
+  type CheckControl,
+  DERIVED_CHECK_SUFFIXES,
+  meetsThreshold,
+  parseThreshold,
+  type Threshold,
+  validateCheckNames,
+} from "./config_checks.ts";
 export {
   DEFAULT_RETENTION_DAYS,
   type NotifyConfig,

@@ -4,6 +4,7 @@
  * Only id sets and small counters stay in memory.
  * @module
  */
+import type { DriftEntry } from "./drift.ts";
 import { ObjectId } from "bson";
 import { documentIdSet } from "./ids.ts";
 import {
@@ -88,6 +89,8 @@ export interface Manifest {
   catalog: { roles: Record<string, string>; areas: Record<string, string> };
   /** Hostile values, each at least once. */
   hostile: HostileEntry[];
+  /** The injected source drift (`generate --drift` only). */
+  drift?: DriftEntry[];
 }
 
 /** User snapshot paths per collection. */
@@ -154,6 +157,11 @@ export function valuesAt(value: unknown, path: readonly string[], depth = 0, out
 
 function asArray(value: unknown): Doc[] {
   return Array.isArray(value) ? value as Doc[] : [];
+}
+
+/** The elements of an array that are objects (the transforms map no other element to a row). */
+function objects(value: unknown): Doc[] {
+  return asArray(value).filter((v) => v !== null && typeof v === "object" && !Array.isArray(v));
 }
 
 function hexOf(value: unknown): string | null {
@@ -296,21 +304,21 @@ export class ManifestBuilder {
         break;
       }
       case "lml_formbuilder_mesa4core":
-        for (const field of asArray(doc.fields)) {
+        for (const field of objects(doc.fields)) {
           rows["lml_formbuilder.fields"]++;
-          rows["lml_formbuilder.field_options"] += asArray(field.options).length;
+          rows["lml_formbuilder.field_options"] += objects(field.options).length;
         }
         break;
       case "lml_processtypes_mesa4core":
         this.#copy(this.#areas, doc.area, ms);
-        for (const step of asArray(doc.steps)) {
+        for (const step of objects(doc.steps)) {
           rows["lml_processtypes.steps"]++;
           this.#copy(this.#areas, step.area, ms);
         }
         this.#dangle("lml_processtypes_mesa4core:form", doc.form, this.#targets.forms);
         break;
       case "lml_listbuilder_mesa4core":
-        rows["lml_listbuilder.columns"] += asArray(doc.columns).length;
+        rows["lml_listbuilder.columns"] += objects(doc.columns).length;
         rows["lml_listbuilder.visible_roles"] += new Set(asArray(doc.visibleToRoles)).size;
         break;
       case "lml_people_mesa4core": {
@@ -320,8 +328,8 @@ export class ManifestBuilder {
           if (typeof address === "string") emails.add(address.trim().toLowerCase());
         }
         rows["lml_people.emails"] += emails.size;
-        rows["lml_people.phones"] += asArray(doc.phones).length;
-        rows["lml_people.addresses"] += asArray(doc.addresses).length;
+        rows["lml_people.phones"] += objects(doc.phones).length;
+        rows["lml_people.addresses"] += objects(doc.addresses).length;
         this.#dangle(
           "lml_people_mesa4core:legalRepresentative",
           doc.legalRepresentative,
@@ -331,12 +339,12 @@ export class ManifestBuilder {
       }
       case "lml_processes_mesa4core":
         this.#copy(this.#areas, doc.currentArea, ms);
-        for (const movement of asArray(doc.movements)) {
+        for (const movement of objects(doc.movements)) {
           rows["lml_processes.movements"]++;
           this.#copy(this.#areas, movement.from, ms);
           this.#copy(this.#areas, movement.to, ms);
         }
-        rows["lml_processes.attachments"] += asArray(doc.attachments).length;
+        rows["lml_processes.attachments"] += objects(doc.attachments).length;
         this.#dangle("lml_processes_mesa4core:applicant", doc.applicant, this.#targets.people);
         this.#dangle(
           "lml_processes_mesa4core:processType",

@@ -34,9 +34,11 @@ import {
 import { buildProcess } from "./processes.ts";
 import { buildProcessType } from "./process_types.ts";
 import { buildUser } from "./users.ts";
+import { applyDrift, type DriftEntry } from "./drift.ts";
 import { CollectionWriter, type SampleFormat } from "./writer.ts";
 
 export type { Manifest } from "./manifest.ts";
+export type { DriftEntry } from "./drift.ts";
 export type { ExtraCollection, PipelineCollection, SampleCollection } from "./plan.ts";
 export { EXTRA_COLLECTIONS, PIPELINE_COLLECTIONS, PRODUCTION_COUNTS } from "./plan.ts";
 export type { SampleFormat } from "./writer.ts";
@@ -57,6 +59,8 @@ export interface GenerateOptions extends SampleOptions {
   database?: string;
   /** Extra collections to add, e.g. ["lml_notifications_mesa4core"]. Default []. */
   extraCollections?: readonly string[];
+  /** Inject the source drift of lib/sample/drift.ts (listed in the manifest's `drift`). Default false. */
+  drift?: boolean;
 }
 
 /** Options of {@link insertSample}. */
@@ -107,9 +111,17 @@ function resolveCollections(extras: readonly string[] = []): SampleCollection[] 
   return [...PIPELINE_COLLECTIONS, ...wanted as ExtraCollection[]];
 }
 
-function* documentsOf(plan: Plan, collection: SampleCollection): Generator<Doc> {
+function* documentsOf(
+  plan: Plan,
+  collection: SampleCollection,
+  drift?: DriftEntry[],
+): Generator<Doc> {
   const build = BUILDERS[collection];
-  for (let index = 0; index < plan.counts[collection]; index++) yield build(plan, index);
+  for (let index = 0; index < plan.counts[collection]; index++) {
+    const doc = build(plan, index);
+    if (drift) drift.push(...applyDrift(collection, index, doc));
+    yield doc;
+  }
 }
 
 /**
@@ -147,11 +159,12 @@ export async function generateSample(
   const dir = `${outDir}/${database}`;
   await Deno.mkdir(dir, { recursive: true });
   const manifest = new ManifestBuilder(plan, database);
+  const drift: DriftEntry[] | undefined = options.drift ? [] : undefined;
   for (const collection of collections) {
     const writer = await CollectionWriter.open(dir, collection, format, plan.seed);
     try {
       let index = 0;
-      for (const doc of documentsOf(plan, collection)) {
+      for (const doc of documentsOf(plan, collection, drift)) {
         manifest.observe(collection, index++, doc);
         await writer.write(doc);
       }
@@ -160,6 +173,7 @@ export async function generateSample(
     }
   }
   const result = manifest.finish();
+  if (drift) result.drift = drift;
   await Deno.writeTextFile(`${outDir}/manifest.json`, JSON.stringify(result, null, 2) + "\n");
   return result;
 }

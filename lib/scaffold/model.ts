@@ -151,7 +151,7 @@ const RESERVED = new Set([
 ]);
 
 /** Table names the draft uses for itself. */
-const OWN_TABLES = new Set(["main", "garbage_timestamps", "unresolvable_snapshots", "user_refs"]);
+const OWN_TABLES = new Set(["main", "unmapped_values", "unresolvable_snapshots", "user_refs"]);
 
 /** Fields of a user snapshot live in lml_users.main, not in the referencing table. */
 const SNAPSHOT_KEYS = USER_SNAPSHOT_KEYS;
@@ -345,7 +345,7 @@ function addField(
       kind: "timestamp",
       ...(garbage > 0
         ? {
-          todo: `${garbage} unparseable values in the sample become NULL (see garbage_timestamps)`,
+          todo: `${garbage} unparseable values in the sample become NULL (see unmapped_values)`,
         }
         : {}),
     });

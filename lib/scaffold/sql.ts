@@ -175,7 +175,7 @@ function columnComment(draft: CollectionDraft, column: ColumnDraft, n: Names): s
 function renderTables(draft: CollectionDraft, n: Names): string {
   const s = n.schema;
   const names = draft.tables.map((t) => t.name);
-  if (hasTimestamps(draft)) names.push("garbage_timestamps");
+  if (hasTimestamps(draft)) names.push("unmapped_values");
   if (hasSnapshotTable(draft, n)) names.push("unresolvable_snapshots");
   const out = [
     `-- ${s} tables: ${
@@ -218,22 +218,24 @@ function renderTables(draft: CollectionDraft, n: Names): string {
       t.columns.filter((c) => c.kind === "timestamp").map((c) => mongoPath(c.mongoPath))
     );
     out.push(
-      `create table ${s}.garbage_timestamps (`,
+      `create table ${s}.unmapped_values (`,
       "  document_id text not null,",
       "  path text not null,",
-      "  value jsonb not null",
+      "  raw_value jsonb not null,",
+      "  reason text not null",
       ");",
       "",
     );
     comments.push(
-      `comment on table ${s}.garbage_timestamps is ${
-        literal(`Unparseable timestamps (${paths.join(", ")}), stored as NULL.`)
+      `comment on table ${s}.unmapped_values is ${
+        literal(`Raw values read and not mapped (${paths.join(", ")}), stored as NULL.`)
       };`,
-      `comment on column ${s}.garbage_timestamps.document_id is 'The document _id.';`,
-      `comment on column ${s}.garbage_timestamps.path is ${
+      `comment on column ${s}.unmapped_values.document_id is 'The document _id.';`,
+      `comment on column ${s}.unmapped_values.path is ${
         literal(`Mongo path: ${paths.join(", ")}.`)
       };`,
-      `comment on column ${s}.garbage_timestamps.value is 'The value as found.';`,
+      `comment on column ${s}.unmapped_values.raw_value is 'The value as found.';`,
+      `comment on column ${s}.unmapped_values.reason is 'Why it was not mapped.';`,
       "",
     );
   }
@@ -301,8 +303,8 @@ function renderInsert(draft: CollectionDraft, table: TableDraft, n: Names): stri
     out.push(
       "",
       "-- Timestamps no variant parses: NULL above, recorded here.",
-      `insert into ${s}.garbage_timestamps (document_id, path, value)`,
-      "select r._id, v.path, v.value",
+      `insert into ${s}.unmapped_values (document_id, path, raw_value, reason)`,
+      `select r._id, v.path, v.value, ${n.util}.unmapped_reason(v.value, 'timestamp')`,
       `from ${n.raw} as r`,
     );
     if (!isMain) out.push(...elements("as e(value)"));
@@ -415,7 +417,7 @@ function renderConstraints(draft: CollectionDraft, n: Names): string {
       indexes.push(`create index on ${s}.main (${name});`);
     }
   }
-  if (hasTimestamps(draft)) indexes.push(`create index on ${s}.garbage_timestamps (document_id);`);
+  if (hasTimestamps(draft)) indexes.push(`create index on ${s}.unmapped_values (document_id);`);
   if (hasSnapshotTable(draft, n)) {
     indexes.push(`create index on ${s}.unresolvable_snapshots (document_id);`);
   }

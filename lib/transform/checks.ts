@@ -6,11 +6,13 @@
  */
 import type postgres from "postgres";
 import {
+  type CheckControl,
   type CheckResult,
   type CollectionConfig,
   isIdentifier,
   listTables,
   type Logger,
+  meetsThreshold,
   type PipelineConfig,
   type Queryable,
   quoteIdent,
@@ -69,8 +71,8 @@ export interface DerivedOptions {
  * Generates the checks every collection gets from the config, from what exists in the database
  * (run it inside the transaction, after the transforms): raw documents match main rows, primary
  * key not null, no timestamp after the run started, created_at not before 1990 (warn), and warn
- * counts of ghost users, unresolvable snapshots, dangling `*_ref` references and garbage
- * timestamps. A check is generated only when the tables and columns it needs exist.
+ * counts of ghost users, unresolvable snapshots, dangling `*_ref` references and unmapped
+ * values. A check is generated only when the tables and columns it needs exist.
  */
 export async function derivedChecks(
   sql: Queryable,
@@ -222,12 +224,12 @@ where v.reference is not null and v.reference <> 'null'::jsonb`,
         refQueries.join("\nunion all\n"),
       );
     }
-    if (schemaTables.has("garbage_timestamps")) {
+    if (schemaTables.has("unmapped_values")) {
       derived(
-        "garbage_timestamps",
+        "unmapped_values",
         "warn",
-        `unparseable timestamps turned into NULL, in ${s}.garbage_timestamps`,
-        `select * from ${q}.garbage_timestamps`,
+        `raw values read and not mapped (unparseable, of another type, not an array...), in ${s}.unmapped_values`,
+        `select * from ${q}.unmapped_values`,
       );
     }
   }
@@ -238,6 +240,41 @@ where v.reference is not null and v.reference <> 'null'::jsonb`,
 export interface RunCheckOptions {
   /** Progress lines. Default: silent. */
   logger?: Logger;
+  /** Severity and thresholds per check name (`checks:` of the config). Default: none. */
+  controls?: Record<string, CheckControl> | undefined;
+}
+
+/**
+ * The severity and status of a check with `offending` rows under `control` (dbt-style): a check
+ * of severity error fails the run when `error_if` holds (default: any row), else warns when
+ * `warn_if` holds (default: any row), else passes; `total` is the denominator of a share.
+ */
+export function judgeCheck(
+  severity: Severity,
+  offending: number,
+  control: CheckControl | undefined,
+  total: number,
+): { severity: Severity; status: "passed" | "failed" } {
+  const base = control?.severity ?? severity;
+  if (offending === 0) return { severity: base, status: "passed" };
+  const holds = (t: CheckControl["warnIf"]) => t ? meetsThreshold(t, offending, total) : true;
+  if (base === "error" && holds(control?.errorIf)) return { severity: "error", status: "failed" };
+  if (holds(control?.warnIf)) return { severity: "warn", status: "failed" };
+  return { severity: base, status: "passed" };
+}
+
+/** Rows of `<schema>.main` (the denominator of a share threshold), 0 when there is none. */
+async function mainRows(tx: postgres.TransactionSql, schema: string | undefined): Promise<number> {
+  if (!schema || !isIdentifier(schema)) return 0;
+  try {
+    const [row] = await tx.savepoint((sp) =>
+      sp.unsafe<{ n: string }[]>(`select count(*)::bigint as n from ${quoteIdent(schema)}.main`)
+    );
+    return Number(row?.n ?? 0);
+  } catch (error) {
+    if (isPgError(error)) return 0;
+    throw error;
+  }
 }
 
 const WRAP_PREFIX = "with offending as materialized (\n";
@@ -263,7 +300,7 @@ export async function runCheckList(
     const base = {
       name: check.name,
       schema: check.schema ?? null,
-      severity: check.severity,
+      severity: options.controls?.[check.name]?.severity ?? check.severity,
       description: check.description,
       source: check.source,
     };
@@ -273,9 +310,14 @@ export async function runCheckList(
         sp.unsafe<{ offending: string; samples: Record<string, unknown>[] }[]>(sent)
       );
       const offending = Number(row?.offending ?? 0);
+      const control = options.controls?.[check.name];
+      const share = control?.warnIf?.percent || control?.errorIf?.percent;
+      const total = offending > 0 && share ? await mainRows(tx, check.schema) : 0;
+      const judged = judgeCheck(check.severity, offending, control, total);
       results.push({
         ...base,
-        status: offending === 0 ? "passed" : "failed",
+        severity: judged.severity,
+        status: judged.status,
         offending,
         samples: (row?.samples ?? []).map((s) => shorten(s) as Record<string, unknown>),
         seconds: (performance.now() - started) / 1000,

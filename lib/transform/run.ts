@@ -314,7 +314,7 @@ async function checkAndCount(
   ];
   await options.pause?.();
   const checks = maskSamples(
-    await runCheckList(tx, list, { logger: options.logger }),
+    await runCheckList(tx, list, { logger: options.logger, controls: config.checks }),
     (config.reports ?? DEFAULT_REPORTS).maskedColumns,
   );
   return {

@@ -7,12 +7,14 @@
 import {
   type CollectionConfig,
   ConfigError,
+  DERIVED_CHECK_SUFFIXES,
   didYouMean,
   displayPath,
   LmlError,
   type PipelineConfig,
   type Severity,
   sha256Hex,
+  validateCheckNames,
 } from "../core/mod.ts";
 
 /** One SQL file of the pipeline. */
@@ -139,6 +141,12 @@ export async function discoverFiles(
     }
     seen.set(check.name, displayPath(check.path));
   }
+  const derived = config.collections.flatMap((c) =>
+    DERIVED_CHECK_SUFFIXES.map((suffix) => `${c.schema}_${suffix}`)
+  );
+  validateCheckNames(config.checks ?? {}, [...seen.keys(), ...derived], {
+    file: displayPath(config.file),
+  });
   return { shared, schemas, checks, warnings };
 }
 

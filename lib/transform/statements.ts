@@ -16,6 +16,7 @@ import {
 } from "../core/mod.ts";
 import { isPgError } from "./checks.ts";
 import { locateError, splitStatements, type SqlFile } from "./sql_files.ts";
+import { type ConstraintErrorFields, describeConstraintRows } from "./constraint_rows.ts";
 
 /** A session holding a lock a run waited for (from pg_stat_activity). */
 export interface BlockingSession {
@@ -214,6 +215,8 @@ export class StatementRunner {
           });
         }
         if (isPgError(error)) {
+          const rows = await describeConstraintRows(tx, error as ConstraintErrorFields);
+          if (rows) error.detail = error.detail ? `${error.detail}\n${rows}` : rows;
           throw locate
             ? locate(error)
             : new RunError(`${where}: ${error.message}`, { cause: error });

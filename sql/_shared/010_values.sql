@@ -226,6 +226,46 @@ $$;
 comment on function lml_util.is_garbage_ts(jsonb) is
   'True when a timestamp value is present, not JSON null, and no variant parses it.';
 
+-- Unmapped values -------------------------------------------------------------------------------
+-- Every raw value a transform reads and cannot map goes to <schema>.unmapped_values with its
+-- reason. The transforms compute the mapped value once, then record the rows where it is NULL
+-- although the raw value is present and not JSON null.
+
+create or replace function lml_util.unmapped_reason(v jsonb, expected text) returns text
+language sql immutable parallel safe as $$
+  select case
+    when jsonb_typeof(v) = any(case expected
+      when 'timestamp' then '{string,number,object}'::text[]
+      when 'number' then '{number,object}'::text[]
+      when 'integer' then '{number,object}'::text[]
+      when 'boolean' then '{boolean,number,string,object}'::text[]
+      when 'id' then '{object,string,number}'::text[]
+      else '{}'::text[]
+    end)
+    then 'unparseable ' || expected
+    else expected || ' expected, ' || coalesce(jsonb_typeof(v), 'nothing') || ' found'
+  end
+$$;
+comment on function lml_util.unmapped_reason(jsonb, text) is
+  'Why value v could not be mapped to the expected kind (timestamp, number, integer, boolean, id...): "unparseable <kind>" or "<kind> expected, <json type> found".';
+
+create or replace function lml_util.unmapped_array(
+  at_path text, v jsonb, element_type text default 'object', or_type text default 'object'
+) returns table (path text, raw_value jsonb, reason text)
+language sql immutable parallel safe as $$
+  select at_path, v, 'array expected, ' || jsonb_typeof(v) || ' found'
+  where jsonb_typeof(v) not in ('array', 'null')
+  union all
+  select at_path || '[]', e, element_type || ' expected, ' || jsonb_typeof(e) || ' found'
+  from jsonb_path_query(
+    case when jsonb_typeof(v) = 'array' then v end,
+    '$[*] ? (@.type() != $a && @.type() != $b)',
+    jsonb_build_object('a', element_type, 'b', or_type)
+  ) as e
+$$;
+comment on function lml_util.unmapped_array(text, jsonb, text, text) is
+  'Unmapped parts of an array value read at at_path: the value itself when it is present, not null and not an array; each element of another type than element_type (or or_type), at at_path || ''[]''.';
+
 -- Run metadata ---------------------------------------------------------------------------------
 
 create or replace function lml_util.run_started_at() returns timestamptz

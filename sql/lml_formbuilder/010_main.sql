@@ -18,7 +18,7 @@ create table lml_formbuilder.fields (
   position integer not null,
   field_key text,
   label text,
-  type text check (type in ('text', 'textarea', 'number', 'date', 'select', 'multiselect', 'checkbox', 'file')),
+  type text,
   is_required boolean,
   sort_order integer,
   validations jsonb
@@ -32,10 +32,11 @@ create table lml_formbuilder.field_options (
   label text
 );
 
-create table lml_formbuilder.garbage_timestamps (
+create table lml_formbuilder.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_formbuilder.unresolvable_snapshots (
@@ -73,6 +74,7 @@ f as (
   cross join lateral jsonb_array_elements(
     case when jsonb_typeof(t.fields) = 'array' then t.fields end
   ) with ordinality as e(field, position)
+  where jsonb_typeof(e.field) = 'object'
 ),
 main_rows as (
   insert into lml_formbuilder.main
@@ -98,16 +100,27 @@ option_rows as (
   cross join lateral jsonb_array_elements(
     case when jsonb_typeof(f.field -> 'options') = 'array' then f.field -> 'options' end
   ) with ordinality as o(option, position)
+  where jsonb_typeof(o.option) = 'object'
 ),
-garbage as (
-  insert into lml_formbuilder.garbage_timestamps
-  select t.form_id, g.path, g.value
+unmapped as (
+  insert into lml_formbuilder.unmapped_values
+  select t.form_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, u.expected)
   from t
   cross join lateral (values
-    ('createdAt', t."createdAt", t.created_at_parsed),
-    ('updatedAt', t."updatedAt", t.updated_at_parsed)
-  ) as g(path, value, parsed)
-  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+    ('createdAt', t."createdAt", t.created_at_parsed is null, 'timestamp'),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp'),
+    ('version', t.version, lml_util.long(t.version) is null, 'integer'),
+    ('deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean')
+  ) as u(path, raw_value, is_unmapped, expected)
+  where u.is_unmapped and jsonb_typeof(u.raw_value) <> 'null'
+  union all
+  select t.form_id, a.path, a.raw_value, a.reason
+  from t
+  cross join lateral lml_util.unmapped_array('fields', t.fields) as a
+  union all
+  select f.form_id, a.path, a.raw_value, a.reason
+  from f
+  cross join lateral lml_util.unmapped_array('fields.options', f.field -> 'options') as a
 ),
 snapshots as (
   select t.form_id as document_id, s.path, s.snapshot, t.updated_at as seen_at
@@ -148,7 +161,7 @@ comment on column lml_formbuilder.fields.form_id is 'The form (FK to lml_formbui
 comment on column lml_formbuilder.fields.position is 'Position (from 1) in fields[].';
 comment on column lml_formbuilder.fields.field_key is 'fields[].key (the formData key).';
 comment on column lml_formbuilder.fields.label is 'fields[].label.';
-comment on column lml_formbuilder.fields.type is 'fields[].type: text, textarea, number, date, select, multiselect, checkbox or file.';
+comment on column lml_formbuilder.fields.type is 'fields[].type: text, textarea, number, date, select, multiselect, checkbox or file; any other value is kept (check lml_formbuilder_field_type_known warns).';
 comment on column lml_formbuilder.fields.is_required is 'fields[].required in any boolean spelling.';
 comment on column lml_formbuilder.fields.sort_order is 'fields[].order.';
 comment on column lml_formbuilder.fields.validations is 'fields[].validations, verbatim.';
@@ -160,10 +173,12 @@ comment on column lml_formbuilder.field_options.position is 'Position (from 1) i
 comment on column lml_formbuilder.field_options.value is 'options[].value.';
 comment on column lml_formbuilder.field_options.label is 'options[].label.';
 
-comment on table lml_formbuilder.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt), stored as NULL.';
-comment on column lml_formbuilder.garbage_timestamps.document_id is 'The form _id.';
-comment on column lml_formbuilder.garbage_timestamps.path is 'Mongo path: createdAt or updatedAt.';
-comment on column lml_formbuilder.garbage_timestamps.value is 'The value as found.';
+comment on table lml_formbuilder.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_formbuilder.unmapped_values.document_id is 'The form _id.';
+comment on column lml_formbuilder.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_formbuilder.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_formbuilder.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 comment on table lml_formbuilder.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy).';
 comment on column lml_formbuilder.unresolvable_snapshots.document_id is 'The form _id.';
 comment on column lml_formbuilder.unresolvable_snapshots.path is 'Mongo path: createdBy or updatedBy.';

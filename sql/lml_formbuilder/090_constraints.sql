@@ -12,6 +12,6 @@ create index on lml_formbuilder.main (updated_by_user_id);
 create index on lml_formbuilder.main (status);
 create index on lml_formbuilder.main (is_deleted);
 create index on lml_formbuilder.main (created_at);
-create index on lml_formbuilder.garbage_timestamps (document_id);
+create index on lml_formbuilder.unmapped_values (document_id);
 create index on lml_formbuilder.unresolvable_snapshots (document_id);
 analyze lml_formbuilder.main;

@@ -30,10 +30,11 @@ create table lml_listbuilder.visible_roles (
   role_id text
 );
 
-create table lml_listbuilder.garbage_timestamps (
+create table lml_listbuilder.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_listbuilder.unresolvable_snapshots (
@@ -93,6 +94,7 @@ column_rows as (
   cross join lateral jsonb_array_elements(
     case when jsonb_typeof(t.columns) = 'array' then t.columns end
   ) with ordinality as e(col, position)
+  where jsonb_typeof(e.col) = 'object'
 ),
 role_rows as (
   insert into lml_listbuilder.visible_roles
@@ -107,15 +109,24 @@ role_rows as (
   ) as v
   left join role_names as rn on rn.name = v.role_name
 ),
-garbage as (
-  insert into lml_listbuilder.garbage_timestamps
-  select t.list_id, g.path, g.value
+unmapped as (
+  insert into lml_listbuilder.unmapped_values
+  select t.list_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, u.expected)
   from t
   cross join lateral (values
-    ('createdAt', t."createdAt", t.created_at_parsed),
-    ('updatedAt', t."updatedAt", t.updated_at_parsed)
-  ) as g(path, value, parsed)
-  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+    ('createdAt', t."createdAt", t.created_at_parsed is null, 'timestamp'),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp'),
+    ('deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean')
+  ) as u(path, raw_value, is_unmapped, expected)
+  where u.is_unmapped and jsonb_typeof(u.raw_value) <> 'null'
+  union all
+  select t.list_id, a.path, a.raw_value, a.reason
+  from t
+  cross join lateral (
+    select * from lml_util.unmapped_array('columns', t.columns)
+    union all
+    select * from lml_util.unmapped_array('visibleToRoles', t."visibleToRoles", 'string')
+  ) as a
 ),
 snapshots as (
   select t.list_id as document_id, v.path, v.snapshot, t.updated_at as seen_at
@@ -166,10 +177,12 @@ comment on column lml_listbuilder.visible_roles.list_id is 'The list (FK).';
 comment on column lml_listbuilder.visible_roles.role_name is 'visibleToRoles[] (a role name).';
 comment on column lml_listbuilder.visible_roles.role_id is 'The catalog role bearing that name when exactly one does (FK to lml_users.roles).';
 
-comment on table lml_listbuilder.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt), stored as NULL.';
-comment on column lml_listbuilder.garbage_timestamps.document_id is 'The list _id.';
-comment on column lml_listbuilder.garbage_timestamps.path is 'Mongo path: createdAt or updatedAt.';
-comment on column lml_listbuilder.garbage_timestamps.value is 'The value as found.';
+comment on table lml_listbuilder.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_listbuilder.unmapped_values.document_id is 'The list _id.';
+comment on column lml_listbuilder.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_listbuilder.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_listbuilder.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 comment on table lml_listbuilder.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy).';
 comment on column lml_listbuilder.unresolvable_snapshots.document_id is 'The list _id.';
 comment on column lml_listbuilder.unresolvable_snapshots.path is 'Mongo path: createdBy or updatedBy.';

@@ -14,5 +14,5 @@ create index on lml_listbuilder.main (updated_by_user_id);
 create index on lml_listbuilder.main (is_deleted);
 create index on lml_listbuilder.main (created_at);
 create index on lml_listbuilder.visible_roles (role_id);
-create index on lml_listbuilder.garbage_timestamps (document_id);
+create index on lml_listbuilder.unmapped_values (document_id);
 create index on lml_listbuilder.unresolvable_snapshots (document_id);

@@ -2,7 +2,7 @@
 
 create table lml_people.main (
   person_id text not null,
-  person_type text check (person_type in ('physical', 'juridical')),
+  person_type text,
   first_name text,
   last_name text,
   business_name text,
@@ -46,10 +46,11 @@ create table lml_people.addresses (
   is_primary boolean
 );
 
-create table lml_people.garbage_timestamps (
+create table lml_people.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_people.unresolvable_snapshots (
@@ -132,6 +133,7 @@ phone_rows as (
   cross join lateral jsonb_array_elements(
     case when jsonb_typeof(t.phones) = 'array' then t.phones end
   ) with ordinality as x(phone, position)
+  where jsonb_typeof(x.phone) = 'object'
 ),
 address_rows as (
   insert into lml_people.addresses
@@ -143,17 +145,29 @@ address_rows as (
   cross join lateral jsonb_array_elements(
     case when jsonb_typeof(t.addresses) = 'array' then t.addresses end
   ) with ordinality as x(address, position)
+  where jsonb_typeof(x.address) = 'object'
 ),
-garbage as (
-  insert into lml_people.garbage_timestamps
-  select t.person_id, g.path, g.value
+unmapped as (
+  insert into lml_people.unmapped_values
+  select t.person_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, u.expected)
   from t
   cross join lateral (values
-    ('createdAt', t."createdAt", t.created_at_parsed),
-    ('updatedAt', t."updatedAt", t.updated_at_parsed),
-    ('birthDate', t."birthDate", t.birth_parsed)
-  ) as g(path, value, parsed)
-  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+    ('createdAt', t."createdAt", t.created_at_parsed is null, 'timestamp'),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp'),
+    ('birthDate', t."birthDate", t.birth_parsed is null, 'timestamp'),
+    ('deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean')
+  ) as u(path, raw_value, is_unmapped, expected)
+  where u.is_unmapped and jsonb_typeof(u.raw_value) <> 'null'
+  union all
+  select t.person_id, a.path, a.raw_value, a.reason
+  from t
+  cross join lateral (
+    select * from lml_util.unmapped_array('emails', t.emails, 'string', 'object')
+    union all
+    select * from lml_util.unmapped_array('phones', t.phones)
+    union all
+    select * from lml_util.unmapped_array('addresses', t.addresses)
+  ) as a
 ),
 snapshots as (
   select t.person_id as document_id, v.path, v.snapshot, t.updated_at as seen_at
@@ -180,7 +194,7 @@ alter table lml_people.addresses add primary key (person_id, position);
 
 comment on table lml_people.main is 'One row per document of lml_people_mesa4core: individuals (physical) and companies (juridical).';
 comment on column lml_people.main.person_id is 'The document _id.';
-comment on column lml_people.main.person_type is 'personType: physical or juridical.';
+comment on column lml_people.main.person_type is 'personType: physical or juridical; any other value is kept (check lml_people_person_type_known warns).';
 comment on column lml_people.main.first_name is 'firstName (individuals).';
 comment on column lml_people.main.last_name is 'lastName (individuals).';
 comment on column lml_people.main.business_name is 'businessName (companies).';
@@ -220,10 +234,12 @@ comment on column lml_people.addresses.postal_code is 'addresses[].postalCode.';
 comment on column lml_people.addresses.country is 'addresses[].country.';
 comment on column lml_people.addresses.is_primary is 'addresses[].primary.';
 
-comment on table lml_people.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt, birthDate), stored as NULL.';
-comment on column lml_people.garbage_timestamps.document_id is 'The person _id.';
-comment on column lml_people.garbage_timestamps.path is 'Mongo path: createdAt, updatedAt or birthDate.';
-comment on column lml_people.garbage_timestamps.value is 'The value as found.';
+comment on table lml_people.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_people.unmapped_values.document_id is 'The person _id.';
+comment on column lml_people.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_people.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_people.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 comment on table lml_people.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy).';
 comment on column lml_people.unresolvable_snapshots.document_id is 'The person _id.';
 comment on column lml_people.unresolvable_snapshots.path is 'Mongo path: createdBy or updatedBy.';

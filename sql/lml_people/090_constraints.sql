@@ -16,6 +16,6 @@ create index on lml_people.main (updated_by_user_id);
 create index on lml_people.main (is_deleted);
 create index on lml_people.main (created_at);
 create index on lml_people.emails (email);
-create index on lml_people.garbage_timestamps (document_id);
+create index on lml_people.unmapped_values (document_id);
 create index on lml_people.unresolvable_snapshots (document_id);
 analyze lml_people.main;

@@ -1,4 +1,4 @@
--- lml_processes.main: one row per process document, its garbage timestamps and unresolvable snapshots.
+-- lml_processes.main: one row per process document, its unmapped values and unresolvable snapshots.
 
 create table lml_processes.main (
   process_id text not null,
@@ -6,7 +6,7 @@ create table lml_processes.main (
   year integer,
   process_type_id text,
   process_type_ref jsonb,
-  status text check (status in ('iniciado', 'en_tramite', 'finalizado', 'archivado')),
+  status text,
   subject text,
   applicant_person_id text,
   applicant_ref jsonb,
@@ -20,10 +20,11 @@ create table lml_processes.main (
   updated_by_user_id text
 );
 
-create table lml_processes.garbage_timestamps (
+create table lml_processes.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_processes.unresolvable_snapshots (
@@ -103,15 +104,17 @@ area_copies as (
   from lml_processes_documents as t
   where jsonb_typeof(t."currentArea") = 'object'
 ),
-garbage as (
-  insert into lml_processes.garbage_timestamps
-  select t.process_id, g.path, g.value
+unmapped as (
+  insert into lml_processes.unmapped_values
+  select t.process_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, u.expected)
   from lml_processes_documents as t
   cross join lateral (values
-    ('createdAt', t."createdAt", t.created_at_parsed),
-    ('updatedAt', t."updatedAt", t.updated_at_parsed)
-  ) as g(path, value, parsed)
-  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+    ('createdAt', t."createdAt", t.created_at_parsed is null, 'timestamp'),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp'),
+    ('year', t.year, t.year_number is null, 'integer'),
+    ('deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean')
+  ) as u(path, raw_value, is_unmapped, expected)
+  where u.is_unmapped and jsonb_typeof(u.raw_value) <> 'null'
 ),
 -- The user ids were computed with the documents (lml_util.user_id); a snapshot object without
 -- one is what lml_util.is_unresolvable means.
@@ -151,7 +154,7 @@ comment on column lml_processes.main.process_number is 'processNumber (e.g. EXP-
 comment on column lml_processes.main.year is 'year.';
 comment on column lml_processes.main.process_type_id is 'processType._id when that type exists (FK to lml_processtypes.main).';
 comment on column lml_processes.main.process_type_ref is 'processType snapshot, kept only when it points to no existing type (dangling).';
-comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado.';
+comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado; any other value is kept (check lml_processes_status_known warns).';
 comment on column lml_processes.main.subject is 'subject.';
 comment on column lml_processes.main.applicant_person_id is 'applicant._id when that person exists (FK to lml_people.main).';
 comment on column lml_processes.main.applicant_ref is 'applicant snapshot, kept only when it points to no existing person (dangling).';
@@ -164,10 +167,12 @@ comment on column lml_processes.main.updated_at is 'updatedAt, else created_at.'
 comment on column lml_processes.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
 comment on column lml_processes.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
 
-comment on table lml_processes.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt, movements.at, attachments.uploadedAt), stored as NULL.';
-comment on column lml_processes.garbage_timestamps.document_id is 'The process _id.';
-comment on column lml_processes.garbage_timestamps.path is 'Mongo path: createdAt, updatedAt, movements.at or attachments.uploadedAt.';
-comment on column lml_processes.garbage_timestamps.value is 'The value as found.';
+comment on table lml_processes.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_processes.unmapped_values.document_id is 'The process _id.';
+comment on column lml_processes.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_processes.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_processes.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 comment on table lml_processes.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy, assignedTo, movements.by, attachments.uploadedBy).';
 comment on column lml_processes.unresolvable_snapshots.document_id is 'The process _id.';
 comment on column lml_processes.unresolvable_snapshots.path is 'Mongo path of the snapshot.';

@@ -56,8 +56,8 @@ odd as materialized (
   where m.garbage_at is not null or m.odd_by is not null
 ),
 garbage as (
-  insert into lml_processes.garbage_timestamps
-  select m.process_id, 'movements.at', m.garbage_at
+  insert into lml_processes.unmapped_values
+  select m.process_id, 'movements.at', m.garbage_at, lml_util.unmapped_reason(m.garbage_at, 'timestamp')
   from odd as m
   where m.garbage_at is not null
 ),

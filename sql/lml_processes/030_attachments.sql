@@ -20,6 +20,7 @@ select
   case
     when e.uploaded_at is null and jsonb_typeof(e.uploaded_raw) <> 'null' then e.uploaded_raw
   end as garbage_at,
+  case when e.size_bytes is null and jsonb_typeof(e.size_raw) <> 'null' then e.size_raw end as odd_size,
   case
     when jsonb_typeof(e.by) = 'object' and (e.uploaded_by_user_id is null or u.user_id is null)
     then e.by
@@ -27,7 +28,7 @@ select
 from (
   select
     p.process_id, v.position::integer as position, p.updated_at as seen_at,
-    x.name, lml_util.long(x.size) as size_bytes, x."mimeType" as mime_type,
+    x.name, lml_util.long(x.size) as size_bytes, x.size as size_raw, x."mimeType" as mime_type,
     x."uploadedAt" as uploaded_raw, lml_util.ts(x."uploadedAt") as uploaded_at,
     x."uploadedBy" as by, lml_util.user_id(x."uploadedBy") as uploaded_by_user_id
   from lml_raw.lml_processes_mesa4core as r
@@ -52,10 +53,14 @@ with attachment_rows as (
   from lml_processes_attachment_rows as a
 ),
 garbage as (
-  insert into lml_processes.garbage_timestamps
-  select a.process_id, 'attachments.uploadedAt', a.garbage_at
+  insert into lml_processes.unmapped_values
+  select a.process_id, 'attachments.uploadedAt', a.garbage_at, lml_util.unmapped_reason(a.garbage_at, 'timestamp')
   from lml_processes_attachment_rows as a
   where a.garbage_at is not null
+  union all
+  select a.process_id, 'attachments.size', a.odd_size, lml_util.unmapped_reason(a.odd_size, 'integer')
+  from lml_processes_attachment_rows as a
+  where a.odd_size is not null
 ),
 unresolvable as (
   insert into lml_processes.unresolvable_snapshots

@@ -31,7 +31,7 @@ create index on lml_processes.movements (to_area_id);
 create index on lml_processes.movements (moved_by_user_id);
 create index on lml_processes.movements (moved_at);
 create index on lml_processes.attachments (uploaded_by_user_id);
-create index on lml_processes.garbage_timestamps (document_id);
+create index on lml_processes.unmapped_values (document_id);
 create index on lml_processes.unresolvable_snapshots (document_id);
 analyze lml_processes.movements;
 analyze lml_processes.attachments;

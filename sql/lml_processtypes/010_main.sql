@@ -25,10 +25,11 @@ create table lml_processtypes.steps (
   sla_days integer
 );
 
-create table lml_processtypes.garbage_timestamps (
+create table lml_processtypes.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_processtypes.unresolvable_snapshots (
@@ -73,6 +74,7 @@ s as (
   cross join lateral jsonb_array_elements(
     case when jsonb_typeof(t.steps) = 'array' then t.steps end
   ) with ordinality as e(step, position)
+  where jsonb_typeof(e.step) = 'object'
 ),
 main_rows as (
   insert into lml_processtypes.main
@@ -104,15 +106,28 @@ area_copies as (
   select lml_util.ref_id(s.step -> 'area'), s.step -> 'area' ->> 'name', null, s.seen_at
   from s where jsonb_typeof(s.step -> 'area') = 'object'
 ),
-garbage as (
-  insert into lml_processtypes.garbage_timestamps
-  select t.process_type_id, g.path, g.value
+unmapped as (
+  insert into lml_processtypes.unmapped_values
+  select t.process_type_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, u.expected)
   from t
   cross join lateral (values
-    ('createdAt', t."createdAt", t.created_at_parsed),
-    ('updatedAt', t."updatedAt", t.updated_at_parsed)
-  ) as g(path, value, parsed)
-  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+    ('createdAt', t."createdAt", t.created_at_parsed is null, 'timestamp'),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp'),
+    ('active', t.active, lml_util.bool(t.active) is null, 'boolean'),
+    ('deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean')
+  ) as u(path, raw_value, is_unmapped, expected)
+  where u.is_unmapped and jsonb_typeof(u.raw_value) <> 'null'
+  union all
+  select t.process_type_id, a.path, a.raw_value, a.reason
+  from t
+  cross join lateral lml_util.unmapped_array('steps', t.steps) as a
+  union all
+  select s.process_type_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, 'integer')
+  from s
+  cross join lateral (values
+    ('steps.order', s.step -> 'order'), ('steps.slaDays', s.step -> 'slaDays')
+  ) as u(path, raw_value)
+  where jsonb_typeof(u.raw_value) <> 'null' and lml_util.long(u.raw_value) is null
 ),
 snapshots as (
   select t.process_type_id as document_id, v.path, v.snapshot, t.updated_at as seen_at
@@ -158,10 +173,12 @@ comment on column lml_processtypes.steps.name is 'steps[].name.';
 comment on column lml_processtypes.steps.area_id is 'steps[].area._id (FK to lml_users.areas).';
 comment on column lml_processtypes.steps.sla_days is 'steps[].slaDays.';
 
-comment on table lml_processtypes.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt), stored as NULL.';
-comment on column lml_processtypes.garbage_timestamps.document_id is 'The process type _id.';
-comment on column lml_processtypes.garbage_timestamps.path is 'Mongo path: createdAt or updatedAt.';
-comment on column lml_processtypes.garbage_timestamps.value is 'The value as found.';
+comment on table lml_processtypes.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_processtypes.unmapped_values.document_id is 'The process type _id.';
+comment on column lml_processtypes.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_processtypes.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_processtypes.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 comment on table lml_processtypes.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy).';
 comment on column lml_processtypes.unresolvable_snapshots.document_id is 'The process type _id.';
 comment on column lml_processtypes.unresolvable_snapshots.path is 'Mongo path: createdBy or updatedBy.';

@@ -16,6 +16,6 @@ create index on lml_processtypes.main (updated_by_user_id);
 create index on lml_processtypes.main (is_deleted);
 create index on lml_processtypes.main (created_at);
 create index on lml_processtypes.steps (area_id);
-create index on lml_processtypes.garbage_timestamps (document_id);
+create index on lml_processtypes.unmapped_values (document_id);
 create index on lml_processtypes.unresolvable_snapshots (document_id);
 analyze lml_processtypes.main;

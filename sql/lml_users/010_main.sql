@@ -1,4 +1,4 @@
--- lml_users.main: one row per user document; the garbage timestamps and unresolvable snapshots.
+-- lml_users.main: one row per user document; the unmapped values and unresolvable snapshots.
 
 create table lml_users.main (
   user_id text not null,
@@ -20,10 +20,11 @@ create table lml_users.main (
   ghost_seen_at timestamptz
 );
 
-create table lml_users.garbage_timestamps (
+create table lml_users.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_users.unresolvable_snapshots (
@@ -83,16 +84,26 @@ main_rows as (
     null
   from t
 ),
-garbage as (
-  insert into lml_users.garbage_timestamps
-  select t.user_id, g.path, g.value
+unmapped as (
+  insert into lml_users.unmapped_values
+  select t.user_id, u.path, u.raw_value, lml_util.unmapped_reason(u.raw_value, u.expected)
   from t
   cross join lateral (values
-    ('createdAt', t."createdAt", t.created_at_parsed),
-    ('updatedAt', t."updatedAt", t.updated_at_parsed),
-    ('lastLogin', t."lastLogin", t.last_login_parsed)
-  ) as g(path, value, parsed)
-  where g.parsed is null and jsonb_typeof(g.value) is distinct from 'null' and g.value is not null
+    ('createdAt', t."createdAt", t.created_at_parsed is null, 'timestamp'),
+    ('updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp'),
+    ('lastLogin', t."lastLogin", t.last_login_parsed is null, 'timestamp'),
+    ('active', t.active, lml_util.bool(t.active) is null, 'boolean'),
+    ('deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean')
+  ) as u(path, raw_value, is_unmapped, expected)
+  where u.is_unmapped and jsonb_typeof(u.raw_value) <> 'null'
+  union all
+  select t.user_id, a.path, a.raw_value, a.reason
+  from t
+  cross join lateral (
+    select * from lml_util.unmapped_array('roles', t.roles)
+    union all
+    select * from lml_util.unmapped_array('areas', t.areas)
+  ) as a
 ),
 snapshots as (
   select t.user_id as document_id, s.path, s.snapshot, t.updated_at as seen_at
@@ -138,11 +149,12 @@ comment on column lml_users.main.created_by_user_id is 'createdBy._id: the user 
 comment on column lml_users.main.updated_by_user_id is 'updatedBy._id: the user who last updated this one (FK).';
 comment on column lml_users.main.ghost_seen_at is 'Ghosts only: effective updated time of the document holding the snapshot their fields come from.';
 
-comment on table lml_users.garbage_timestamps is
-  'Timestamp values of lml_users_mesa4core that are present, not null and unparseable (stored as NULL).';
-comment on column lml_users.garbage_timestamps.document_id is 'The user _id.';
-comment on column lml_users.garbage_timestamps.path is 'Mongo path: createdAt, updatedAt or lastLogin.';
-comment on column lml_users.garbage_timestamps.value is 'The value as found.';
+comment on table lml_users.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_users.unmapped_values.document_id is 'The user _id.';
+comment on column lml_users.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_users.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_users.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 
 comment on table lml_users.unresolvable_snapshots is
   'User snapshots of lml_users_mesa4core without _id (their FK is NULL).';

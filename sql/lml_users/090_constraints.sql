@@ -22,7 +22,7 @@ create index on lml_users.main (is_deleted);
 create index on lml_users.main (is_ghost);
 create index on lml_users.user_roles (role_id);
 create index on lml_users.user_areas (area_id);
-create index on lml_users.garbage_timestamps (document_id);
+create index on lml_users.unmapped_values (document_id);
 create index on lml_users.unresolvable_snapshots (document_id);
 
 analyze lml_users.main;

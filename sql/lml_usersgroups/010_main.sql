@@ -1,4 +1,4 @@
--- lml_usersgroups.main (one row per group document) and members, with garbage and unresolvable snapshots.
+-- lml_usersgroups.main (one row per group document) and members, with unmapped values and unresolvable snapshots.
 
 create table lml_usersgroups.main (
   group_id text not null,
@@ -19,10 +19,11 @@ create table lml_usersgroups.members (
   position integer not null
 );
 
-create table lml_usersgroups.garbage_timestamps (
+create table lml_usersgroups.unmapped_values (
   document_id text not null,
   path text not null,
-  value jsonb not null
+  raw_value jsonb not null,
+  reason text not null
 );
 
 create table lml_usersgroups.unresolvable_snapshots (
@@ -83,17 +84,25 @@ member_rows as (
   where m.user_id is not null
   order by m.group_id, m.user_id, m.added_at nulls last, m.position
 ),
-garbage as (
-  insert into lml_usersgroups.garbage_timestamps
-  select g.document_id, g.path, g.value
+unmapped as (
+  insert into lml_usersgroups.unmapped_values
+  select g.document_id, g.path, g.raw_value, lml_util.unmapped_reason(g.raw_value, g.expected)
   from (
-    select t.group_id as document_id, 'createdAt' as path, t."createdAt" as value, t.created_at_parsed as parsed from t
+    select t.group_id as document_id, 'createdAt' as path, t."createdAt" as raw_value,
+      t.created_at_parsed is null as is_unmapped, 'timestamp' as expected
+    from t
     union all
-    select t.group_id, 'updatedAt', t."updatedAt", t.updated_at_parsed from t
+    select t.group_id, 'updatedAt', t."updatedAt", t.updated_at_parsed is null, 'timestamp' from t
     union all
-    select m.group_id, 'members.addedAt', m.added_raw, m.added_at from m
+    select t.group_id, 'deleted', t.deleted, lml_util.bool(t.deleted) is null, 'boolean' from t
+    union all
+    select m.group_id, 'members.addedAt', m.added_raw, m.added_at is null, 'timestamp' from m
   ) as g
-  where g.parsed is null and g.value is not null and jsonb_typeof(g.value) <> 'null'
+  where g.is_unmapped and jsonb_typeof(g.raw_value) <> 'null'
+  union all
+  select t.group_id, a.path, a.raw_value, a.reason
+  from t
+  cross join lateral lml_util.unmapped_array('members', t.members) as a
 ),
 snapshots as (
   select t.group_id as document_id, s.path, s.snapshot, t.updated_at as seen_at
@@ -138,10 +147,12 @@ comment on column lml_usersgroups.members.user_id is 'members[]._id (FK to lml_u
 comment on column lml_usersgroups.members.added_at is 'members[].addedAt.';
 comment on column lml_usersgroups.members.position is 'Position (from 1) of the kept entry in members[].';
 
-comment on table lml_usersgroups.garbage_timestamps is 'Unparseable timestamps (createdAt, updatedAt, members.addedAt), stored as NULL.';
-comment on column lml_usersgroups.garbage_timestamps.document_id is 'The group _id.';
-comment on column lml_usersgroups.garbage_timestamps.path is 'Mongo path: createdAt, updatedAt or members.addedAt.';
-comment on column lml_usersgroups.garbage_timestamps.value is 'The value as found.';
+comment on table lml_usersgroups.unmapped_values is
+  'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';
+comment on column lml_usersgroups.unmapped_values.document_id is 'The group _id.';
+comment on column lml_usersgroups.unmapped_values.path is 'Mongo path of the value (an element of array a is at a[]).';
+comment on column lml_usersgroups.unmapped_values.raw_value is 'The value as found.';
+comment on column lml_usersgroups.unmapped_values.reason is 'Why it was not mapped: unparseable timestamp, array expected, object found...';
 comment on table lml_usersgroups.unresolvable_snapshots is 'User snapshots without _id (createdBy, updatedBy, owner, members).';
 comment on column lml_usersgroups.unresolvable_snapshots.document_id is 'The group _id.';
 comment on column lml_usersgroups.unresolvable_snapshots.path is 'Mongo path: createdBy, updatedBy, owner or members.';

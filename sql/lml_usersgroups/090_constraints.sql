@@ -13,5 +13,5 @@ create index on lml_usersgroups.main (updated_by_user_id);
 create index on lml_usersgroups.main (is_deleted);
 create index on lml_usersgroups.main (created_at);
 create index on lml_usersgroups.members (user_id);
-create index on lml_usersgroups.garbage_timestamps (document_id);
+create index on lml_usersgroups.unmapped_values (document_id);
 create index on lml_usersgroups.unresolvable_snapshots (document_id);

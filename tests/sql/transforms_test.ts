@@ -291,7 +291,7 @@ Deno.test({
     assert.equal(group!.created_at.toISOString(), "2022-05-01T00:00:00.000Z");
     const groupProblems = await sql`
       select 'unresolvable' as kind, path from lml_usersgroups.unresolvable_snapshots
-      union all select 'garbage', path from lml_usersgroups.garbage_timestamps`;
+      union all select 'garbage', path from lml_usersgroups.unmapped_values`;
     assert.deepEqual(groupProblems.map((r) => [r.kind, r.path]).sort(), [
       ["garbage", "members.addedAt"],
       ["unresolvable", "members"],
@@ -436,7 +436,7 @@ Deno.test({
     );
     const processProblems = await sql`
       select 'unresolvable' as kind, path from lml_processes.unresolvable_snapshots
-      union all select 'garbage', path from lml_processes.garbage_timestamps`;
+      union all select 'garbage', path from lml_processes.unmapped_values`;
     assert.deepEqual(processProblems.map((r) => [r.kind, r.path]).sort(), [
       ["garbage", "movements.at"],
       ["unresolvable", "movements.by"],

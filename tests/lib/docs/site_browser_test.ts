@@ -119,7 +119,7 @@ Deno.test({
       [
         "lml_people.main",
         "lml_processes.attachments",
-        "lml_processes.garbage_timestamps",
+        "lml_processes.unmapped_values",
         "lml_processes.main",
         "lml_processes.movements",
         "lml_processes.unresolvable_snapshots",

@@ -181,7 +181,7 @@ Deno.test("scaffoldCollection() drafts a schema for an unknown collection that r
     select count(*)::int as count from lml_notifications.main where created_at is null`;
   assert.equal(missingCreated, 0);
   const garbage = await db.sql<{ path: string; n: number }[]>`
-    select path, count(*)::int as n from lml_notifications.garbage_timestamps group by path`;
+    select path, count(*)::int as n from lml_notifications.unmapped_values group by path`;
   const isGarbage = (v: unknown) => typeof v === "string" && ["", "N/A", "0000-00-00"].includes(v);
   const expected: Record<string, number> = {};
   const tally = (path: string, v: unknown) => {
@@ -233,7 +233,7 @@ Deno.test("scaffoldCollection() types the columns from the profile and writes th
   ]);
   const tables = await Deno.readTextFile(`${result.folder}/010_tables.sql`);
   assert.match(tables, /^-- /);
-  assert.match(tables, /create table lml_notifications\.garbage_timestamps \(/);
+  assert.match(tables, /create table lml_notifications\.unmapped_values \(/);
   assert.match(tables, /create table lml_notifications\.unresolvable_snapshots \(/);
   assert.match(
     tables,

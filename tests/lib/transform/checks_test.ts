@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { derivedChecks, runCheckList } from "../../../lib/transform/checks.ts";
+import { derivedChecks, judgeCheck, runCheckList } from "../../../lib/transform/checks.ts";
+import { discoverFiles } from "../../../lib/transform/sql_files.ts";
+import { loadConfig } from "../../../lib/core/config.ts";
+import { parseThreshold } from "../../../lib/core/config_checks.ts";
+import { ConfigError } from "../../../lib/core/errors.ts";
 import { runChecks, runTransforms } from "../../../lib/transform/run.ts";
 import { freshDatabase } from "../../support/db.ts";
 import { loadRaw, makeFixture, RAW, reported } from "../../support/pipeline_fixture.ts";
@@ -9,7 +13,7 @@ Deno.test("derivedChecks() generates a check only where its tables and columns e
   await using fx = await makeFixture({
     "f_users/020_extras.sql": "-- Ghost flag and side tables.\n" +
       "alter table f_users.main add column is_ghost boolean not null default false;\n" +
-      "create table f_users.garbage_timestamps (document_id text, path text, value jsonb);\n" +
+      "create table f_users.unmapped_values (document_id text, path text, raw_value jsonb, reason text);\n" +
       "create table f_users.unresolvable_snapshots (document_id text, path text, snapshot jsonb);\n",
   });
   await loadRaw(db.sql);
@@ -22,7 +26,7 @@ Deno.test("derivedChecks() generates a check only where its tables and columns e
     "f_users_created_at_in_range:warn",
     "f_users_ghost_users:warn",
     "f_users_unresolvable_snapshots:warn",
-    "f_users_garbage_timestamps:warn",
+    "f_users_unmapped_values:warn",
     "f_people_main_matches_raw:error",
     "f_people_primary_key_not_null:error",
     "f_people_dangling_references:warn",
@@ -206,4 +210,50 @@ Deno.test("runChecks() runs in a read-only transaction", async () => {
   assert.match(check.error!, /read-only transaction/);
   assert.equal((await db.sql`select last_value::int as n from public.counter`)[0]!.n, 1);
   assert.equal((await db.sql`select is_called from public.counter`)[0]!.is_called, false);
+});
+
+Deno.test("judgeCheck() warns or fails by the thresholds of the config, like dbt", () => {
+  const control = {
+    line: 1,
+    warnIf: parseThreshold("> 1%")!,
+    errorIf: parseThreshold("> 5%")!,
+  };
+  assert.deepEqual(judgeCheck("error", 10, control, 100), { severity: "error", status: "failed" });
+  assert.deepEqual(judgeCheck("error", 3, control, 100), { severity: "warn", status: "failed" });
+  assert.deepEqual(judgeCheck("error", 1, control, 100), { severity: "error", status: "passed" });
+  assert.deepEqual(judgeCheck("warn", 10, control, 100), { severity: "warn", status: "failed" });
+  assert.deepEqual(judgeCheck("warn", 1, { line: 1, severity: "error" }, 0), {
+    severity: "error",
+    status: "failed",
+  });
+  assert.deepEqual(judgeCheck("error", 0, undefined, 0), { severity: "error", status: "passed" });
+});
+
+Deno.test("discoverFiles() rejects controls of an unknown check with a did you mean", async () => {
+  await using fx = await makeFixture({
+    "f_users/checks/names_set.sql": "-- check: f_users_names_set\n-- severity: error\n" +
+      "-- description: every user has a name\nselect * from f_users.main where name is null\n",
+  });
+  const yaml = await Deno.readTextFile(`${fx.dir}/sql/pipeline.yaml`);
+  await fx.write("pipeline.yaml", yaml + "checks:\n  f_users_name_set:\n    severity: warn\n");
+  const config = await loadConfig(`${fx.dir}/sql/pipeline.yaml`);
+  await assert.rejects(
+    () => discoverFiles(config),
+    (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(
+        error.message,
+        /pipeline\.yaml:\d+: checks: unknown check "f_users_name_set" \(did you mean "f_users_names_set"\?\)/,
+      );
+      return true;
+    },
+  );
+  await fx.write(
+    "pipeline.yaml",
+    yaml + "checks:\n  f_users_unmaped_values:\n    severity: warn\n",
+  );
+  await assert.rejects(
+    async () => discoverFiles(await loadConfig(`${fx.dir}/sql/pipeline.yaml`)),
+    /did you mean "f_users_unmapped_values"/,
+  );
 });

@@ -126,9 +126,36 @@ Deno.test("runTransforms() points a runtime error at its statement, with DETAIL"
   assert.equal(error.code, "23505");
   assert.match(error.message, /030_checked\.sql:4:3: duplicate key value violates unique/);
   assert.match(error.message, /\n {4}insert into f_orders\.main .*\n {4}\^\n/);
-  assert.equal(error.detail, "Key (order_id)=(o1) already exists.");
-  assert.match(error.message, /\nDETAIL: Key \(order_id\)=\(o1\) already exists\.$/);
+  assert.equal(
+    error.detail,
+    'Key (order_id)=(o1) already exists.\noffending: order_id o1 with order_id = "o1"',
+  );
+  assert.match(error.message, /\nDETAIL: Key \(order_id\)=\(o1\) already exists\.\n/);
   assert.deepEqual(await snapshotAll(db.sql), before);
+});
+
+Deno.test("runTransforms() names the document and the value behind a failed constraint", async () => {
+  await using db = await freshDatabase();
+  await using fx = await makeFixture({
+    "f_people/030_checked.sql": "-- A value set.\n" +
+      "create table f_people.names (person_id text, name text check (name in ('Pat', 'Lee')));\n" +
+      "insert into f_people.names select person_id, name from f_people.main;\n",
+  });
+  await loadRaw(db.sql);
+  const check = await runTransforms(db.sql, fx.config);
+  assert.ok(check.error instanceof SqlFileError, String(check.error));
+  assert.equal(check.error.code, "23514");
+  assert.match(check.error.message, /\noffending: person_id p3 with name = "Kim"/);
+
+  await fx.write(
+    "f_people/030_checked.sql",
+    "-- A reference.\nalter table f_people.main add constraint owner_fkey " +
+      "foreign key (name) references f_users.main (user_id);\n",
+  );
+  const fk = await runTransforms(db.sql, fx.config);
+  assert.ok(fk.error instanceof SqlFileError, String(fk.error));
+  assert.equal(fk.error.code, "23503");
+  assert.match(fk.error.message, /\noffending: person_id p1 with name = "Pat"$/);
 });
 
 Deno.test("runTransforms() with select rebuilds the schema and its downstream only", async () => {
