@@ -255,11 +255,34 @@ async function publishCollection(
   config: PipelineConfig,
   collection: string,
 ): Promise<void> {
+  // Moving the live table out waits for readers in a query on it, and readers queue behind
+  // that wait: it gives way after SWITCH_WAIT_MS and tries again, for lockTimeoutMs in all.
+  for (let waited = 0;; waited += SWITCH_WAIT_MS) {
+    try {
+      return await switchCollection(sql, config, collection);
+    } catch (error) {
+      const code = (error as { code?: string; cause?: { code?: string } }).code ??
+        (error as { cause?: { code?: string } }).cause?.code;
+      if (code !== "55P03" || waited >= DEFAULTS.lockTimeoutMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, SWITCH_WAIT_MS / 2));
+    }
+  }
+}
+
+/** How long one attempt of a raw table's switch waits for a lock, in ms. */
+const SWITCH_WAIT_MS = 500;
+
+/** One attempt of {@linkcode publishCollection}. */
+async function switchCollection(
+  sql: Sql,
+  config: PipelineConfig,
+  collection: string,
+): Promise<void> {
   const raw = config.rawSchema;
   const retired = retiredName(`${raw}_${collection}`, newRunId());
   const meta = sql(config.metaSchema);
   await sql.begin(async (tx) => {
-    await tx`select set_config('lock_timeout', ${`${DEFAULTS.lockTimeoutMs}ms`}, true)`;
+    await tx`select set_config('lock_timeout', ${`${SWITCH_WAIT_MS}ms`}, true)`;
     const run = async (statement: string, where: string) => {
       await tx.unsafe(statement).catch((error: Error) => {
         throw new LmlError(`${where}: ${error.message}`, { cause: error });

@@ -117,8 +117,9 @@ async function run(
   const all = config.collections.map((c) => c.name);
   const selected = config.collections.map((c) => c.schema);
   // On the lock's session, so runs.pid names the session holding the lock (see takeLock).
-  await startRun(options.runLock.session ?? sql, { runId, command: "refresh", selected }, {
+  await startRun(sql, { runId, command: "refresh", selected }, {
     metaSchema: config.metaSchema,
+    pid: options.runLock.pid,
   });
   logger.info(`refresh ${runId}: extracting ${all.length} collections`);
   const started = new Date();

@@ -10,7 +10,7 @@ import { type PipelineConfig, redactText, type Sql, UsageError } from "../core/m
 /** ok, stale (older than the limit), failed (the last refresh failed), never (no success). */
 export type FreshnessState = "ok" | "stale" | "failed" | "never";
 
-/** A session holding the refresh lock. */
+/** A session holding the run lock (a refresh, transform, extract or reset running). */
 export interface LockHolder {
   /** Backend pid. */
   pid: number;
@@ -135,7 +135,7 @@ export async function checkFreshness(
     { pid: number; run_id: string }[]
   >`
     select pid, run_id from ${runs}.runs
-    where command = 'refresh' and status = 'running' and pid = any(${
+    where command in ('refresh', 'transform') and status = 'running' and pid = any(${
     holders.map((h) => h.pid)
   }::int[])`;
   const locks: LockHolder[] = holders.map((h) => ({

@@ -124,17 +124,20 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
 
 /**
  * Records a run as running, outside any transaction (a run started earlier under the same id,
- * e.g. by the refresh before its extraction, is taken over).
+ * e.g. by the refresh before its extraction, is taken over). `pid` is recorded as the run's
+ * session (the one holding the run lock; default: this session).
  */
 export async function startRun(
   sql: Sql,
   run: { runId: string; command: string; selected: string[] },
-  options: { metaSchema?: string } = {},
+  options: { metaSchema?: string; pid?: number | undefined } = {},
 ): Promise<void> {
   const meta = sql(options.metaSchema ?? "lml_meta");
+  const pid = options.pid ?? null;
   await sql`
-    insert into ${meta}.runs (run_id, command, status, selected)
-    values (${run.runId}, ${run.command}, 'running', ${run.selected}::text[])
+    insert into ${meta}.runs (run_id, command, status, selected, pid)
+    values (${run.runId}, ${run.command}, 'running', ${run.selected}::text[],
+            coalesce(${pid}::int, pg_backend_pid()))
     on conflict (run_id) do update set status = 'running', selected = excluded.selected
   `;
 }

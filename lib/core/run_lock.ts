@@ -47,7 +47,10 @@ export interface RunLockOptions {
 
 /** A held run lock; dispose it to release it. */
 export interface RunLock extends AsyncDisposable {
-  /** The session holding the lock (undefined when disabled). */
+  /**
+   * The session holding the lock (undefined when disabled). Only the heartbeat uses it: a query
+   * on a reserved connection that died may never settle (postgres.js 3.4).
+   */
   session: postgres.ReservedSql | undefined;
   /** Backend pid of that session (undefined when disabled). */
   pid: number | undefined;
@@ -80,9 +83,9 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
     );
     if (!got.ok) throw new RunBusyError(await describeHolder(session, metaSchema));
     pid = got.pid;
-    await markAbandoned(session, metaSchema);
+    await within(markAbandoned(session, metaSchema), 2 * (options.heartbeatMs ?? 5000));
   } catch (error) {
-    session.release();
+    if (error instanceof RunBusyError) session.release();
     throw error;
   }
   let lost: unknown;

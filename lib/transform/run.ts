@@ -150,9 +150,10 @@ export async function runTransforms(
   });
   await checkGrantRoles(sql, config, collections);
   await dropRetired(sql, { metaSchema: config.metaSchema, logger });
-  // On the lock's session, so runs.pid names the session holding the lock.
-  await startRun(options.lock?.session ?? sql, { runId, command, selected }, {
+  // runs.pid names the session holding the lock (queried by nothing else: see run_lock.ts).
+  await startRun(sql, { runId, command, selected }, {
     metaSchema: config.metaSchema,
+    pid: options.lock?.pid,
   });
   logger.info(`${command} ${runId}: rebuilding ${selected.join(", ")}`);
 

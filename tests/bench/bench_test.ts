@@ -21,13 +21,23 @@ function stage(seconds: number[], rss: number[], documents = 1000): ProcessStage
   };
 }
 
-function scale(n: number, seconds: number, rss: number, floorRatio = 0.9): ScaleResult {
+function scale(
+  n: number,
+  seconds: number,
+  rss: number,
+  floorRatio = 0.9,
+  readerMs = 50,
+): ScaleResult {
   return {
     scale: n,
     dump: { dir: "/tmp/x", documents: 1000 * n, bytes: 2e6 * n, cached: true, generateSeconds: 0 },
     extract: stage([seconds, seconds * 1.1, seconds * 0.9], [rss, rss, rss]),
     floorRatio,
-    refresh: { ...stage([seconds * 3], [rss * 1.1]), perSchema: { lml_users: 1 } },
+    refresh: {
+      ...stage([seconds * 3], [rss * 1.1]),
+      perSchema: { lml_users: 1 },
+      reader: { queries: ["select 1"], answered: 10, failed: 0, longestMs: summarize([readerMs]) },
+    },
   };
 }
 
@@ -56,14 +66,20 @@ Deno.test("scalingStatement() calls linear time and flat memory by their ratios"
   assert.deepEqual(scalingStatement([scale(1, 10, 1)]), ["scaling: only one scale measured"]);
 });
 
-Deno.test("targetVerdicts() checks the floor ratio, the refresh time and the peak RSS", () => {
+Deno.test("targetVerdicts() checks the floor ratio, the refresh time, the reader's wait and the peak RSS", () => {
   const met = targetVerdicts([scale(1, 5, 100e6, 0.9), scale(4, 20, 120e6, 0.86)]);
-  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met"]);
-  const missed = targetVerdicts([scale(1, 12, 320e6, 0.7)]);
-  assert.deepEqual(missed.map((t) => t.status), ["missed", "missed", "missed"]);
+  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met"]);
+  const missed = targetVerdicts([scale(1, 12, 320e6, 0.7, 1500)]);
+  assert.deepEqual(missed.map((t) => t.status), ["missed", "missed", "missed", "missed"]);
   assert.equal(missed[0]!.measured, "scale 1: 70 %");
+  assert.match(missed[2]!.measured, /^longest 1500 ms over 10 queries/);
   const skipped = targetVerdicts([{ ...scale(1, 5, 1, 1), skipped: "no room" }]);
-  assert.deepEqual(skipped.map((t) => t.status), ["not measured", "not measured", "not measured"]);
+  assert.deepEqual(skipped.map((t) => t.status), [
+    "not measured",
+    "not measured",
+    "not measured",
+    "not measured",
+  ]);
 });
 
 Deno.test("renderTable() shows every stage, the skipped scales and the verdicts", () => {

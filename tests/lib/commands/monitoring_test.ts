@@ -78,12 +78,12 @@ Deno.test({
         reports.path,
       ]);
       assert.equal(run.code, 1, run.stderr);
-      assert.match(run.stderr, /another refresh/);
+      assert.match(run.stderr, /another run \(lml test, session pid \d+\) holds this database/);
       assert.equal(sink.received.length, 1);
       const payload = JSON.parse(sink.received[0]!.body);
       assert.equal(payload.command, "refresh");
       assert.equal(payload.status, "failed");
-      assert.match(payload.error, /another refresh \(session pid \d+\) holds this database/);
+      assert.match(payload.error, /another run \(lml test, session pid \d+\) holds this database/);
       assert.equal(payload.reports, null);
       const [alert] = await db.sql`select run_id, status, outcome from lml_meta.alerts`;
       assert.deepEqual({ ...alert }, { run_id: null, status: "sent", outcome: "failure" });

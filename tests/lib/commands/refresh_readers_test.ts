@@ -134,6 +134,23 @@ Deno.test({
       assert.equal(second.status, "failed");
       assert.match(second.error!.message, /the run lock was lost/);
       assert.deepEqual(await fingerprint(db.sql as unknown as postgres.Sql), before);
+
+      // Lost during the extraction, while the lock's session sits between two heartbeats.
+      const third = refresh(sql, config, { source: `${dir}/second`, reportsDir: `${dir}/reports` });
+      for (;;) {
+        const [staged] = await db.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_tables where schemaname = 'lml_staging'`;
+        if (staged!.n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await db.sql`
+        select pg_terminate_backend(pid) from pg_locks
+        where locktype = 'advisory' and granted
+          and classid = hashtext('lml')::oid and objid = hashtext('refresh')::oid`;
+      const failed = await third;
+      assert.equal(failed.status, "failed");
+      assert.match(failed.error!.message, /the run lock was lost/);
+      assert.deepEqual(await fingerprint(db.sql as unknown as postgres.Sql), before);
     } finally {
       await sql.end({ timeout: 1 });
       await Deno.remove(dir, { recursive: true });
