@@ -43,6 +43,7 @@ export const DERIVED_CHECK_SUFFIXES: readonly string[] = [
   "unresolvable_snapshots",
   "dangling_references",
   "unmapped_values",
+  "source_drift",
 ];
 
 const CONTROL_KEYS = ["severity", "warn_if", "error_if"];

@@ -35,6 +35,7 @@ import {
   type TableCount,
 } from "../core/mod.ts";
 import { type Check, derivedChecks, fileChecks, runCheckList } from "./checks.ts";
+import { declaredPaths, driftChecks, observePaths } from "./drift.ts";
 import { buildPlan, graphMermaid, type Plan } from "./plan.ts";
 import { discoverFiles, type SqlFile, type SqlLayout } from "./sql_files.ts";
 import { applyRunSettings, sessionLost, StatementRunner } from "./statements.ts";
@@ -163,6 +164,9 @@ export async function runTransforms(
         await engine.run((sp) => sp`create schema ${schema}`, `schema ${entry.schema} (create)`);
         for (const file of entry.files) await runFile(file, "transform", entry.schema);
       }
+      const scanned = performance.now();
+      await observePaths(tx, config, { runId, collections });
+      logger.info("drift scan", { seconds: Math.round(performance.now() - scanned) / 1000 });
       logger.info("running checks", { elapsed_s: elapsed() });
       Object.assign(result, await checkAndCount(tx, config, { collections, layout, logger }));
       if (result.failedChecks.length > 0) throw failedChecksError(result.failedChecks, true);
@@ -242,6 +246,10 @@ async function checkAndCount(
 ): Promise<{ checks: CheckResult[]; failedChecks: string[]; tables: TableCount[] }> {
   const list: Check[] = [
     ...(await derivedChecks(tx, config, { collections: options.collections })),
+    ...driftChecks(config, {
+      collections: options.collections,
+      declared: declaredPaths(options.layout.schemas.flatMap((s) => s.files)),
+    }),
     ...fileChecks(options.layout.checks),
   ];
   const checks = maskSamples(
