@@ -41,6 +41,7 @@ export const DERIVED_CHECK_SUFFIXES: readonly string[] = [
   "created_at_in_range",
   "ghost_users",
   "unresolvable_snapshots",
+  "resolved_snapshots",
   "dangling_references",
   "unmapped_values",
   "source_drift",
