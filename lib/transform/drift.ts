@@ -66,14 +66,20 @@ export async function observePaths(
   const m = quoteIdent(config.metaSchema);
   const raw = quoteIdent(config.rawSchema);
   for (const c of options.collections) {
+    // create table as runs in parallel workers (insert ... select does not).
     await tx.unsafe(
-      `insert into ${m}.observed_paths (run_id, collection, path, json_type, documents)
-       select $1, $2, e.key, ${JSON_KIND}, count(*)
+      `create temp table lml_observed_paths as
+       select e.key as path, ${JSON_KIND} as json_type, count(*) as documents
        from ${raw}.${quoteIdent(c.name)} as r
        cross join lateral jsonb_each(r.doc) as e
-       group by 3, 4`,
+       group by 1, 2`,
+    );
+    await tx.unsafe(
+      `insert into ${m}.observed_paths (run_id, collection, path, json_type, documents)
+       select $1, $2, path, json_type, documents from lml_observed_paths`,
       [options.runId, c.name],
     );
+    await tx.unsafe(`drop table lml_observed_paths`);
   }
 }
 
