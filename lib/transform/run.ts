@@ -78,6 +78,8 @@ export interface TransformOptions {
 export interface TransformResult extends RunResult {
   /** The plan (dry runs only). */
   plan: Plan | undefined;
+  /** Seconds of the drift scan (every document's top-level paths), once it ran. */
+  driftScanSeconds?: number;
 }
 
 /**
@@ -166,7 +168,8 @@ export async function runTransforms(
       }
       const scanned = performance.now();
       await observePaths(tx, config, { runId, collections });
-      logger.info("drift scan", { seconds: Math.round(performance.now() - scanned) / 1000 });
+      result.driftScanSeconds = (performance.now() - scanned) / 1000;
+      logger.info("drift scan", { seconds: Math.round(result.driftScanSeconds * 1000) / 1000 });
       logger.info("running checks", { elapsed_s: elapsed() });
       Object.assign(result, await checkAndCount(tx, config, { collections, layout, logger }));
       if (result.failedChecks.length > 0) throw failedChecksError(result.failedChecks, true);
