@@ -1,7 +1,7 @@
 /**
  * The parts of the reports about source drift: the rows of the `<schema>_source_drift` checks
  * (new paths nobody reads, read paths whose type changed, read paths that disappeared) and the
- * values the transforms could not map (`<schema>_unmapped_values`), by schema.
+ * values the transforms could not map (`<schema>_unmapped_values`), by schema (report.md).
  * @module
  */
 import type { CheckResult } from "../core/mod.ts";
@@ -16,16 +16,33 @@ export interface DriftFacts {
 const DRIFT = "_source_drift";
 const UNMAPPED = "_unmapped_values";
 
-/** The report.json key `drift`: per schema, the drift rows and the unmapped values count. */
+/**
+ * The report.json key `drift`, only when a schema drifted: `new_paths`, `changed_types` and
+ * `disappeared_paths`, each a list of {collection, schema, path, types_before, types_now,
+ * documents}.
+ */
 export function driftJson(facts: DriftFacts): Record<string, unknown> {
-  const schemas: Record<string, { paths: unknown[]; unmapped_values: number }> = {};
+  const kinds: Record<string, string> = {
+    "new path nobody reads": "new_paths",
+    "type changed": "changed_types",
+    "read path disappeared": "disappeared_paths",
+  };
+  const drift: Record<string, unknown[]> = {};
   for (const c of facts.checks) {
-    if (!c.schema) continue;
-    const entry = schemas[c.schema] ??= { paths: [], unmapped_values: 0 };
-    if (c.name === c.schema + DRIFT) entry.paths = c.samples;
-    if (c.name === c.schema + UNMAPPED) entry.unmapped_values = c.offending;
+    if (!c.name.endsWith(DRIFT) || c.status !== "failed") continue;
+    for (const r of c.samples) {
+      const key = kinds[String(r.drift)] ?? "other";
+      (drift[key] ??= []).push({
+        collection: r.collection ?? null,
+        schema: c.schema,
+        path: r.path,
+        types_before: r.types_before ?? null,
+        types_now: r.types_now ?? null,
+        documents: r.documents,
+      });
+    }
   }
-  return { drift: schemas };
+  return Object.keys(drift).length > 0 ? { drift } : {};
 }
 
 /** The "Drift" section of report.md (nothing when no schema drifted and nothing was unmapped). */

@@ -132,7 +132,7 @@ before as (
   where run_id = (select run_id from last_run) and collection = ${name}
   group by path
 )
-select coalesce(n.path, b.path) as path,
+select ${name} as collection, coalesce(n.path, b.path) as path,
   case
     when b.path is null then 'new path nobody reads'
     when n.path is null then 'read path disappeared'

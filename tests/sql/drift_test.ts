@@ -222,8 +222,11 @@ Deno.test({
       assert.match(markdown, /## Drift/);
       assert.match(markdown, /\| lml_processes \| subject \| read path disappeared \| string \|/);
       assert.match(markdown, /\| lml_processes \| \d+ \| `lml_processes\.unmapped_values` \|/);
-      const json = renderJson(second).drift as Record<string, { paths: unknown[] }>;
-      assert.equal(json["lml_processes"]!.paths.length, 5);
+      const json = renderJson(second).drift as Record<string, { path: string }[]>;
+      assert.ok(json.new_paths!.some((p) => p.path === newPath));
+      assert.ok(json.disappeared_paths!.some((p) => p.path === "subject"));
+      assert.ok(json.changed_types!.some((p) => p.path === "year"));
+      assert.equal(renderJson(first).drift, undefined);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

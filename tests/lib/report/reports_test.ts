@@ -314,7 +314,6 @@ Deno.test("writeReports() writes the three reports, latest on top and each run k
       "tables",
       "extract",
       "retries",
-      "drift",
       "graph",
     ]);
     const kept = JSON.parse(await Deno.readTextFile(`${dir}/reports/runs/run-a/report.json`));
