@@ -48,6 +48,49 @@ const B64 = new TextEncoder().encode(
 const MS_PER_DAY = 86400000;
 const MAX_RELAXED_DATE = 253402300800000; // 10000-01-01T00:00:00Z, exclusive
 const utf8Lenient = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** Strings that print like the `_id` text of another BSON type. */
+const LOOKS_TYPED = /^(?:[0-9a-f]{24}|[{"].*|true|false|null)$/s;
+
+/** Deepest nesting of documents and arrays decoded (MongoDB itself stops at 100). */
+export const MAX_DEPTH = 200;
+
+/** Field names that make an object read as a typed Extended JSON value. */
+const EJSON_KEYWORDS = new Set([
+  "$oid",
+  "$date",
+  "$numberInt",
+  "$numberLong",
+  "$numberDouble",
+  "$numberDecimal",
+  "$binary",
+  "$uuid",
+  "$regularExpression",
+  "$timestamp",
+  "$symbol",
+  "$code",
+  "$scope",
+  "$minKey",
+  "$maxKey",
+  "$undefined",
+  "$dbPointer",
+  "$regex",
+  "$options",
+  "$type",
+]);
+
+/** Field names already seen in one object: start/end pairs, and a set once there are many. */
+interface SeenKeys {
+  pairs: number[];
+  names: Set<string> | undefined;
+}
+
+/** The bytes `src[start..end)` as a string of their code units (enough for ASCII names). */
+function latin1(src: Uint8Array, start: number, end: number): string {
+  let text = "";
+  for (let i = start; i < end; i++) text += String.fromCharCode(src[i]!);
+  return text;
+}
 const scratch = new DataView(new ArrayBuffer(8));
 
 function ascii(text: string): Uint8Array {
@@ -93,8 +136,14 @@ const LIT = {
  * {@linkcode EjsonWriter.take} to hand the bytes written so far to a consumer.
  */
 export class EjsonWriter extends ByteBuffer {
-  /** Set when a value was altered to fit JSONB (U+0000 or invalid UTF-8 → U+FFFD). */
+  /**
+   * Set when JSONB cannot hold the document exactly: a value altered to fit (U+0000 or invalid
+   * UTF-8 → U+FFFD), a field name repeated in one object (JSONB keeps the last), or a field
+   * name that is an Extended JSON keyword (`{"$date": ...}` typed by a user would read as a
+   * date).
+   */
   anomaly = false;
+  #depth = 0;
   #copy: boolean;
   #src: Uint8Array = new Uint8Array(0);
   #base = 0;
@@ -165,6 +214,7 @@ export class EjsonWriter extends ByteBuffer {
     this.#src = src;
     this.#base = start;
     this.#canonical = canonical;
+    this.#depth = 0;
     try {
       if (start + 5 > src.length) throw this.#fail("document shorter than 5 bytes", start);
       const length = this.#int32(start);
@@ -190,6 +240,7 @@ export class EjsonWriter extends ByteBuffer {
     this.#src = src;
     this.#base = 0;
     this.#canonical = canonical;
+    this.#depth = 0;
     return this.#value(type, at, end);
   }
 
@@ -424,9 +475,13 @@ export class EjsonWriter extends ByteBuffer {
     const length = this.#int32(at);
     const end = at + length;
     if (src[end - 1] !== 0) throw this.#fail("document is not NUL-terminated", end - 1);
+    if (++this.#depth > MAX_DEPTH) {
+      throw this.#fail(`documents nested deeper than ${MAX_DEPTH} levels`, at);
+    }
     this.byte(isArray ? 0x5b : 0x7b);
     let i = at + 4;
     let first = true;
+    const keys: SeenKeys = { pairs: [], names: undefined };
     while (i < end - 1) {
       const type = src[i]!;
       this.#element = i;
@@ -434,6 +489,7 @@ export class EjsonWriter extends ByteBuffer {
       if (!first) this.byte(0x2c);
       first = false;
       if (!isArray) {
+        if (!this.anomaly && this.#oddKey(i + 1, keyEnd, keys)) this.anomaly = true;
         this.#quoted(i + 1, keyEnd);
         this.byte(0x3a);
       }
@@ -441,7 +497,40 @@ export class EjsonWriter extends ByteBuffer {
     }
     if (i !== end - 1) throw this.#fail("elements overrun the document length", i);
     this.byte(isArray ? 0x5d : 0x7d);
+    this.#depth--;
     return end;
+  }
+
+  /**
+   * Whether the field name at `src[start..end)` repeats one of the object's earlier names in
+   * `keys` (to which it is added) or is an Extended JSON keyword. Names are compared as bytes
+   * while the object is small, through a set of names beyond 32.
+   */
+  #oddKey(start: number, end: number, keys: SeenKeys): boolean {
+    const src = this.#src;
+    if (src[start] === 0x24 && EJSON_KEYWORDS.has(latin1(src, start, end))) return true;
+    const pairs = keys.pairs;
+    if (keys.names === undefined && pairs.length >= 64) {
+      keys.names = new Set();
+      for (let k = 0; k < pairs.length; k += 2) {
+        keys.names.add(latin1(src, pairs[k]!, pairs[k + 1]!));
+      }
+    }
+    if (keys.names !== undefined) {
+      const name = latin1(src, start, end);
+      if (keys.names.has(name)) return true;
+      keys.names.add(name);
+      return false;
+    }
+    const length = end - start;
+    for (let k = 0; k < pairs.length; k += 2) {
+      if (pairs[k + 1]! - pairs[k]! !== length) continue;
+      let same = true;
+      for (let j = 0; j < length && same; j++) same = src[pairs[k]! + j] === src[start + j];
+      if (same) return true;
+    }
+    pairs.push(start, end);
+    return false;
   }
 
   #subdoc(at: number, end: number, isArray: boolean): number {
@@ -831,7 +920,9 @@ function skipValue(b: Uint8Array, type: number, at: number): number {
 
 /**
  * Writes the `_id` column text of a document found by {@linkcode findId}: 24 lower-case hex for
- * an ObjectId, the string itself for a string, canonical Extended JSON for anything else. With
+ * an ObjectId, the string itself for a string (as a quoted JSON string when it would print like
+ * another type's id: 24 lower-case hex, `{...}`, `"..."`, true, false, null), canonical
+ * Extended JSON for anything else. With
  * `copy` set on the writer the text is escaped for COPY's text format; otherwise it is written
  * as a JSON string (quoted).
  */
@@ -882,10 +973,13 @@ export function idText(bson: Uint8Array, id: { type: number; at: number }): stri
   }
   if (id.type === 0x02) {
     const length = readInt32(bson, id.at);
-    return utf8Lenient.decode(bson.subarray(id.at + 4, id.at + 3 + length)).replaceAll(
+    const text = utf8Lenient.decode(bson.subarray(id.at + 4, id.at + 3 + length)).replaceAll(
       "\0",
       "\ufffd",
     );
+    // A string that would print like another type's id (an ObjectId's hex, canonical Extended
+    // JSON, true/false/null) is kept as its JSON string, quotes included: no two ids collide.
+    return LOOKS_TYPED.test(text) ? JSON.stringify(text) : text;
   }
   const writer = new EjsonWriter({ initialSize: 256 });
   writer.value(bson, id.type, id.at, true);

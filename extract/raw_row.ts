@@ -10,7 +10,8 @@ import { jsonLineToBson } from "./json_lines.ts";
 
 /** The columns of one raw table row. */
 export interface RawRow {
-  /** `_id` text: 24 lower-case hex for an ObjectId, the string itself, else canonical EJSON. */
+  /** `_id` text: 24 lower-case hex for an ObjectId, the string itself (quoted when it would print
+   * like another type's id), else canonical EJSON. */
   id: string;
   /** The document as relaxed Extended JSON (the `doc` column). */
   doc: string;

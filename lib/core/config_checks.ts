@@ -41,8 +41,10 @@ export const DERIVED_CHECK_SUFFIXES: readonly string[] = [
   "created_at_in_range",
   "ghost_users",
   "unresolvable_snapshots",
+  "resolved_snapshots",
   "dangling_references",
   "unmapped_values",
+  "source_drift",
 ];
 
 const CONTROL_KEYS = ["severity", "warn_if", "error_if"];

@@ -110,6 +110,15 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
         attempt integer not null,
         waited_ms integer not null
       );
+      create table if not exists ${m}.observed_paths (
+        run_id text not null references ${m}.runs on delete cascade,
+        collection text not null,
+        path text not null,
+        json_type text not null,
+        documents bigint not null,
+        primary key (run_id, collection, path, json_type)
+      );
+      comment on table ${m}.observed_paths is 'Top-level paths of the raw documents and their JSON types (objectId, date, number... for Extended JSON), counted by every transform run inside its transaction (kept only for runs that finished), for the drift report.';
       comment on table ${m}.retries is 'Every transient fault a run retried: a MongoDB read resumed, a staging restarted, a statement or the publishing transaction run again; run_id is null for an extract run.';
       create table if not exists ${m}.owned_schemas (
         schema_name text primary key,

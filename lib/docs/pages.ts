@@ -596,7 +596,9 @@ function runsPage(model: DocsModel): string {
     return `<div class="panel"><b><a href="${schemaHref(c.schema)}">${esc(c.schema)}</a></b>${
       lineChart(
         countLabels,
-        tables.filter((t) => !["unmapped_values", "unresolvable_snapshots"].includes(t.name))
+        tables.filter((t) =>
+          !["unmapped_values", "unresolvable_snapshots", "resolved_snapshots"].includes(t.name)
+        )
           .map((t) => ({
             name: t.name,
             values: model.counts.map((r) => r.tables[`${t.schema}.${t.name}`] ?? null),

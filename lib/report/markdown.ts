@@ -3,6 +3,7 @@
  * @module
  */
 import { retriesMarkdown } from "./retries.ts";
+import { driftMarkdown } from "./drift.ts";
 import { type RunResult, truncate } from "../core/mod.ts";
 import { markdownCode, markdownFence, markdownInline } from "./markdown_text.ts";
 
@@ -61,6 +62,7 @@ export function renderMarkdown(result: RunResult): string {
     const hint = (result.error as { hint?: unknown }).hint;
     if (typeof hint === "string" && hint) out.push(`Hint: ${markdownInline(hint)}`, "");
   }
+  out.push(...driftMarkdown(result));
   if (result.checks.length > 0) {
     out.push("## Checks", "");
     out.push("| check | schema | severity | status | offending | seconds | source |");

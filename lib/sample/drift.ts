@@ -14,6 +14,8 @@ export interface DriftExpectation {
   unmapped?: { path: string; rows: number };
   /** A warn check whose offending rows include the document (a new application value). */
   check?: string;
+  /** A top-level path no document had before and no column reads (the drift report). */
+  newPath?: string;
 }
 
 /** One injected change, as the manifest lists it. */
@@ -108,6 +110,15 @@ export const INJECTIONS: readonly Injection[] = [
     apply(doc) {
       doc.deleted = "quizás";
       return { unmapped: { path: "deleted", rows: 1 } };
+    },
+  },
+  {
+    collection: PROCESSES,
+    index: 57,
+    kind: "new-field",
+    apply(doc) {
+      doc.priority = "alta";
+      return { newPath: "priority" };
     },
   },
   {

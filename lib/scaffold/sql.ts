@@ -146,6 +146,21 @@ function hasSnapshotTable(draft: CollectionDraft, n: Names): boolean {
   return draft.userColumns.length > 0 && n.users !== null;
 }
 
+/**
+ * `comment` followed by the document path the column reads, `Mongo path: <path>.` (the declared
+ * read paths of the drift report and of `plan`).
+ */
+function withReadPath(comment: string, column: ColumnDraft): string {
+  const path = column.kind === "key"
+    ? "_id"
+    : column.kind === "position"
+    ? (column.mongoPath ? `${column.mongoPath}[]` : "")
+    : column.kind === "user"
+    ? (column.mongoPath ? `${column.mongoPath}._id` : "")
+    : column.mongoPath;
+  return path ? `${comment} Mongo path: ${path}.` : comment;
+}
+
 function columnComment(draft: CollectionDraft, column: ColumnDraft, n: Names): string {
   const path = mongoPath(column.mongoPath);
   switch (column.kind) {
@@ -208,7 +223,9 @@ function renderTables(draft: CollectionDraft, n: Names): string {
     );
     for (const c of table.columns) {
       comments.push(
-        `comment on column ${s}.${table.name}.${c.name} is ${literal(columnComment(draft, c, n))};`,
+        `comment on column ${s}.${table.name}.${c.name} is ${
+          literal(withReadPath(columnComment(draft, c, n), c))
+        };`,
       );
     }
     comments.push("");

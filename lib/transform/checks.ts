@@ -216,6 +216,14 @@ where v.reference is not null and v.reference <> 'null'::jsonb`,
         `select * from ${q}.unresolvable_snapshots`,
       );
     }
+    if (schemaTables.has("resolved_snapshots")) {
+      derived(
+        "resolved_snapshots",
+        "warn",
+        `user snapshots without _id resolved by their username or email, in ${s}.resolved_snapshots`,
+        `select * from ${q}.resolved_snapshots`,
+      );
+    }
     if (refQueries.length > 0) {
       derived(
         "dangling_references",

@@ -13,6 +13,7 @@ import {
   truncate,
 } from "../core/mod.ts";
 import { discoverFiles } from "./sql_files.ts";
+import { declaredPaths } from "./drift.ts";
 
 /** Whether a file differs from the copy the last successful run executed. */
 export type FileStatus = "new" | "changed" | "unchanged" | "unknown";
@@ -57,6 +58,8 @@ export interface Plan {
   untouched: string[];
   /** Files in run order: shared, then each schema's transforms, then checks. */
   files: PlanFile[];
+  /** Document paths each selected schema reads (`Mongo path:` in its COMMENT ON), by schema. */
+  readPaths: Record<string, string[]>;
   /** File checks that would run. */
   checks: PlanCheck[];
   /** Schemas with at least one new or changed file (transforms or checks). */
@@ -128,6 +131,9 @@ export async function buildPlan(
     selected,
     untouched: config.collections.map((c) => c.schema).filter((s) => !selected.includes(s)),
     files: planFiles,
+    readPaths: Object.fromEntries(
+      layout.schemas.map((s) => [s.schema, declaredPaths(s.files).get(s.schema) ?? []]),
+    ),
     checks: layout.checks.map((c) => ({
       name: c.name,
       schema: c.schema ?? null,
@@ -238,6 +244,10 @@ export function formatPlan(plan: Plan): string {
       plan.checks.filter((c) => c.severity === "warn").length
     } warn), plus the checks derived from the config at run time`,
   );
+  out.push("", "Document paths read (Mongo path: in COMMENT ON; the drift report compares them):");
+  for (const [schema, paths] of Object.entries(plan.readPaths)) {
+    out.push(`  ${schema}: ${paths.join(", ") || "none declared"}`);
+  }
   if (plan.ledgerRead) {
     out.push(
       plan.changedSchemas.length

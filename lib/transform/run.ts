@@ -48,6 +48,7 @@ import {
   type TableCount,
 } from "../core/mod.ts";
 import { type Check, derivedChecks, fileChecks, runCheckList } from "./checks.ts";
+import { declaredPaths, driftChecks, observePaths } from "./drift.ts";
 import { buildPlan, graphMermaid, type Plan } from "./plan.ts";
 import { discoverFiles, type SqlFile, type SqlLayout } from "./sql_files.ts";
 import { applyRunSettings, sessionLost, StatementRunner } from "./statements.ts";
@@ -104,6 +105,8 @@ export type PausePoint = "raw-swapped" | "mid-transforms" | "checks";
 export interface TransformResult extends RunResult {
   /** The plan (dry runs only). */
   plan: Plan | undefined;
+  /** Seconds of the drift scan (every document's top-level paths), once it ran. */
+  driftScanSeconds?: number;
 }
 
 /**
@@ -213,6 +216,10 @@ export async function runTransforms(
         for (const file of entry.files) await runFile(file, "transform", entry.schema);
         if (k === 0) await pause("mid-transforms");
       }
+      const scanned = performance.now();
+      await observePaths(tx, config, { runId, collections });
+      result.driftScanSeconds = (performance.now() - scanned) / 1000;
+      logger.info("drift scan", { seconds: Math.round(result.driftScanSeconds * 1000) / 1000 });
       logger.info("running checks", { elapsed_s: elapsed() });
       Object.assign(
         result,
@@ -311,6 +318,10 @@ async function checkAndCount(
 ): Promise<{ checks: CheckResult[]; failedChecks: string[]; tables: TableCount[] }> {
   const list: Check[] = [
     ...(await derivedChecks(tx, config, { collections: options.collections })),
+    ...driftChecks(config, {
+      collections: options.collections,
+      declared: declaredPaths(options.layout.schemas.flatMap((s) => s.files)),
+    }),
     ...fileChecks(options.layout.checks),
   ];
   await options.pause?.();

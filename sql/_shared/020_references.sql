@@ -114,3 +114,58 @@ language sql immutable parallel safe as $$
 $$;
 comment on function lml_util.ref_id(jsonb) is
   'Id of a reference snapshot ({"_id": ..., ...}, or a bare id) as text; NULL when it has none.';
+
+create or replace procedure lml_util.resolve_snapshots(
+  schema_name text, key_column text, columns jsonb
+)
+language plpgsql as $proc$
+declare
+  snapshot_path text;
+  fk_column text;
+begin
+  -- columns: {"<Mongo path>": "<FK column of <schema>.main>"}, for the paths of main's snapshots.
+  -- A snapshot without _id whose username (else email) identifies exactly one real user moves
+  -- from unresolvable_snapshots to resolved_snapshots, and its FK column gets that user.
+  execute format($sql$
+    create table if not exists %1$I.resolved_snapshots (
+      document_id text not null,
+      path text not null,
+      snapshot jsonb not null,
+      user_id text not null references lml_users.main (user_id)
+    );
+    comment on table %1$I.resolved_snapshots is
+      'User snapshots without _id resolved by their username (else email), which matched exactly one user; their FK column holds that user.';
+    with candidates as (
+      select s.ctid as row_id, s.document_id, s.path, s.snapshot,
+        coalesce(
+          (select min(u.user_id) from lml_users.main as u
+           where not u.is_ghost and u.username = s.snapshot ->> 'username'
+           having count(*) = 1),
+          (select min(u.user_id) from lml_users.main as u
+           where not u.is_ghost and s.snapshot ->> 'username' is null
+             and u.email = lower(btrim(s.snapshot ->> 'email'))
+           having count(*) = 1)
+        ) as user_id
+      from %1$I.unresolvable_snapshots as s
+      where s.path in (select jsonb_object_keys(%2$L::jsonb))
+        and jsonb_typeof(s.snapshot) = 'object'
+    ),
+    moved as (
+      delete from %1$I.unresolvable_snapshots as s
+      using candidates as c
+      where s.ctid = c.row_id and c.user_id is not null
+      returning c.document_id, c.path, c.snapshot, c.user_id
+    )
+    insert into %1$I.resolved_snapshots select * from moved
+  $sql$, schema_name, columns);
+  for snapshot_path, fk_column in select * from jsonb_each_text(columns) loop
+    execute format(
+      'update %1$I.main as m set %2$I = r.user_id from %1$I.resolved_snapshots as r
+       where r.path = %3$L and m.%4$I = r.document_id',
+      schema_name, fk_column, snapshot_path, key_column
+    );
+  end loop;
+end
+$proc$;
+comment on procedure lml_util.resolve_snapshots(text, text, jsonb) is
+  'Resolves the snapshots without _id of <schema>.main (paths → FK columns) whose username, else email, identifies exactly one real user: moved to <schema>.resolved_snapshots, FK set; ambiguous ones stay unresolvable.';

@@ -145,33 +145,33 @@ alter table lml_formbuilder.fields add primary key (form_id, position);
 alter table lml_formbuilder.field_options add primary key (form_id, field_position, position);
 
 comment on table lml_formbuilder.main is 'One row per document of lml_formbuilder_mesa4core (dynamic forms).';
-comment on column lml_formbuilder.main.form_id is 'The document _id.';
-comment on column lml_formbuilder.main.name is 'name.';
-comment on column lml_formbuilder.main.version is 'version.';
-comment on column lml_formbuilder.main.status is 'status (e.g. published).';
-comment on column lml_formbuilder.main.layout is 'layout, verbatim (free-form).';
-comment on column lml_formbuilder.main.is_deleted is 'deleted in any spelling, missing = false.';
-comment on column lml_formbuilder.main.created_at is 'createdAt, else the ObjectId time of _id.';
-comment on column lml_formbuilder.main.updated_at is 'updatedAt, else created_at.';
-comment on column lml_formbuilder.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
-comment on column lml_formbuilder.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
+comment on column lml_formbuilder.main.form_id is 'The document _id. Mongo path: _id.';
+comment on column lml_formbuilder.main.name is 'name. Mongo path: name.';
+comment on column lml_formbuilder.main.version is 'version. Mongo path: version.';
+comment on column lml_formbuilder.main.status is 'status (e.g. published). Mongo path: status.';
+comment on column lml_formbuilder.main.layout is 'layout, verbatim (free-form). Mongo path: layout.';
+comment on column lml_formbuilder.main.is_deleted is 'deleted in any spelling, missing = false. Mongo path: deleted.';
+comment on column lml_formbuilder.main.created_at is 'createdAt, else the ObjectId time of _id. Mongo path: createdAt.';
+comment on column lml_formbuilder.main.updated_at is 'updatedAt, else created_at. Mongo path: updatedAt.';
+comment on column lml_formbuilder.main.created_by_user_id is 'createdBy._id (FK to lml_users.main). Mongo path: createdBy._id.';
+comment on column lml_formbuilder.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main). Mongo path: updatedBy._id.';
 
 comment on table lml_formbuilder.fields is 'fields[]: one row per field of a form.';
 comment on column lml_formbuilder.fields.form_id is 'The form (FK to lml_formbuilder.main).';
 comment on column lml_formbuilder.fields.position is 'Position (from 1) in fields[].';
-comment on column lml_formbuilder.fields.field_key is 'fields[].key (the formData key).';
-comment on column lml_formbuilder.fields.label is 'fields[].label.';
-comment on column lml_formbuilder.fields.type is 'fields[].type: text, textarea, number, date, select, multiselect, checkbox or file; any other value is kept (check lml_formbuilder_field_type_known warns).';
-comment on column lml_formbuilder.fields.is_required is 'fields[].required in any boolean spelling.';
-comment on column lml_formbuilder.fields.sort_order is 'fields[].order.';
-comment on column lml_formbuilder.fields.validations is 'fields[].validations, verbatim.';
+comment on column lml_formbuilder.fields.field_key is 'fields[].key (the formData key). Mongo path: fields[].key.';
+comment on column lml_formbuilder.fields.label is 'fields[].label. Mongo path: fields[].label.';
+comment on column lml_formbuilder.fields.type is 'fields[].type: text, textarea, number, date, select, multiselect, checkbox or file; any other value is kept (check lml_formbuilder_field_type_known warns). Mongo path: fields[].type.';
+comment on column lml_formbuilder.fields.is_required is 'fields[].required in any boolean spelling. Mongo path: fields[].required.';
+comment on column lml_formbuilder.fields.sort_order is 'fields[].order. Mongo path: fields[].order.';
+comment on column lml_formbuilder.fields.validations is 'fields[].validations, verbatim. Mongo path: fields[].validations.';
 
 comment on table lml_formbuilder.field_options is 'fields[].options[] (select and multiselect fields).';
 comment on column lml_formbuilder.field_options.form_id is 'The form.';
 comment on column lml_formbuilder.field_options.field_position is 'The field (FK with form_id to lml_formbuilder.fields).';
 comment on column lml_formbuilder.field_options.position is 'Position (from 1) in options[].';
-comment on column lml_formbuilder.field_options.value is 'options[].value.';
-comment on column lml_formbuilder.field_options.label is 'options[].label.';
+comment on column lml_formbuilder.field_options.value is 'options[].value. Mongo path: fields[].options[].value.';
+comment on column lml_formbuilder.field_options.label is 'options[].label. Mongo path: fields[].options[].label.';
 
 comment on table lml_formbuilder.unmapped_values is
   'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';

@@ -151,30 +151,30 @@ alter table lml_listbuilder.columns add primary key (list_id, position);
 alter table lml_listbuilder.visible_roles add primary key (list_id, role_name);
 
 comment on table lml_listbuilder.main is 'One row per document of lml_listbuilder_mesa4core (UI list configurations).';
-comment on column lml_listbuilder.main.list_id is 'The document _id.';
-comment on column lml_listbuilder.main.name is 'name.';
-comment on column lml_listbuilder.main.entity is 'entity: the collection the list shows (e.g. processes).';
-comment on column lml_listbuilder.main.filters is 'filters, verbatim (MongoDB query operators such as $in as keys).';
-comment on column lml_listbuilder.main.default_sort_field is 'defaultSort.field.';
-comment on column lml_listbuilder.main.default_sort_direction is 'defaultSort.direction: 1 ascending, -1 descending.';
-comment on column lml_listbuilder.main.is_deleted is 'deleted in any spelling, missing = false.';
-comment on column lml_listbuilder.main.created_at is 'createdAt, else the ObjectId time of _id.';
-comment on column lml_listbuilder.main.updated_at is 'updatedAt, else created_at.';
-comment on column lml_listbuilder.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
-comment on column lml_listbuilder.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
+comment on column lml_listbuilder.main.list_id is 'The document _id. Mongo path: _id.';
+comment on column lml_listbuilder.main.name is 'name. Mongo path: name.';
+comment on column lml_listbuilder.main.entity is 'entity: the collection the list shows (e.g. processes). Mongo path: entity.';
+comment on column lml_listbuilder.main.filters is 'filters, verbatim (MongoDB query operators such as $in as keys). Mongo path: filters.';
+comment on column lml_listbuilder.main.default_sort_field is 'defaultSort.field. Mongo path: defaultSort.field.';
+comment on column lml_listbuilder.main.default_sort_direction is 'defaultSort.direction: 1 ascending, -1 descending. Mongo path: defaultSort.direction.';
+comment on column lml_listbuilder.main.is_deleted is 'deleted in any spelling, missing = false. Mongo path: deleted.';
+comment on column lml_listbuilder.main.created_at is 'createdAt, else the ObjectId time of _id. Mongo path: createdAt.';
+comment on column lml_listbuilder.main.updated_at is 'updatedAt, else created_at. Mongo path: updatedAt.';
+comment on column lml_listbuilder.main.created_by_user_id is 'createdBy._id (FK to lml_users.main). Mongo path: createdBy._id.';
+comment on column lml_listbuilder.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main). Mongo path: updatedBy._id.';
 
 comment on table lml_listbuilder.columns is 'columns[]: the columns of a list.';
 comment on column lml_listbuilder.columns.list_id is 'The list (FK).';
 comment on column lml_listbuilder.columns.position is 'Position (from 1) in columns[].';
-comment on column lml_listbuilder.columns.field is 'columns[].field.';
-comment on column lml_listbuilder.columns.label is 'columns[].label.';
-comment on column lml_listbuilder.columns.width is 'columns[].width in pixels.';
-comment on column lml_listbuilder.columns.is_sortable is 'columns[].sortable.';
-comment on column lml_listbuilder.columns.format is 'columns[].format, verbatim.';
+comment on column lml_listbuilder.columns.field is 'columns[].field. Mongo path: columns[].field.';
+comment on column lml_listbuilder.columns.label is 'columns[].label. Mongo path: columns[].label.';
+comment on column lml_listbuilder.columns.width is 'columns[].width in pixels. Mongo path: columns[].width.';
+comment on column lml_listbuilder.columns.is_sortable is 'columns[].sortable. Mongo path: columns[].sortable.';
+comment on column lml_listbuilder.columns.format is 'columns[].format, verbatim. Mongo path: columns[].format.';
 
 comment on table lml_listbuilder.visible_roles is 'visibleToRoles[]: role names allowed to see a list, one row per distinct (list, name).';
 comment on column lml_listbuilder.visible_roles.list_id is 'The list (FK).';
-comment on column lml_listbuilder.visible_roles.role_name is 'visibleToRoles[] (a role name).';
+comment on column lml_listbuilder.visible_roles.role_name is 'visibleToRoles[] (a role name). Mongo path: visibleToRoles[].';
 comment on column lml_listbuilder.visible_roles.role_id is 'The catalog role bearing that name when exactly one does (FK to lml_users.roles).';
 
 comment on table lml_listbuilder.unmapped_values is

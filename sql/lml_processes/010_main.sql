@@ -149,23 +149,23 @@ alter table lml_processes.main add constraint main_pkey primary key (process_id)
 analyze lml_processes.main;
 
 comment on table lml_processes.main is 'One row per document of lml_processes_mesa4core (trámites), soft-deleted ones included.';
-comment on column lml_processes.main.process_id is 'The document _id.';
-comment on column lml_processes.main.process_number is 'processNumber (e.g. EXP-2022-000123).';
-comment on column lml_processes.main.year is 'year.';
-comment on column lml_processes.main.process_type_id is 'processType._id when that type exists (FK to lml_processtypes.main).';
-comment on column lml_processes.main.process_type_ref is 'processType snapshot, kept only when it points to no existing type (dangling).';
-comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado; any other value is kept (check lml_processes_status_known warns).';
-comment on column lml_processes.main.subject is 'subject.';
-comment on column lml_processes.main.applicant_person_id is 'applicant._id when that person exists (FK to lml_people.main).';
-comment on column lml_processes.main.applicant_ref is 'applicant snapshot, kept only when it points to no existing person (dangling).';
-comment on column lml_processes.main.current_area_id is 'currentArea._id (FK to lml_users.areas).';
-comment on column lml_processes.main.assigned_user_id is 'assignedTo._id (FK to lml_users.main, ghosts included); NULL when unassigned.';
-comment on column lml_processes.main.form_data is 'formData, verbatim (keys follow the form version of the process type).';
-comment on column lml_processes.main.is_deleted is 'deleted in any spelling, missing = false.';
-comment on column lml_processes.main.created_at is 'createdAt, else the ObjectId time of _id.';
-comment on column lml_processes.main.updated_at is 'updatedAt, else created_at.';
-comment on column lml_processes.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
-comment on column lml_processes.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
+comment on column lml_processes.main.process_id is 'The document _id. Mongo path: _id.';
+comment on column lml_processes.main.process_number is 'processNumber (e.g. EXP-2022-000123). Mongo path: processNumber.';
+comment on column lml_processes.main.year is 'year. Mongo path: year.';
+comment on column lml_processes.main.process_type_id is 'processType._id when that type exists (FK to lml_processtypes.main). Mongo path: processType._id.';
+comment on column lml_processes.main.process_type_ref is 'processType snapshot, kept only when it points to no existing type (dangling). Mongo path: processType.';
+comment on column lml_processes.main.status is 'status: iniciado, en_tramite, finalizado or archivado; any other value is kept (check lml_processes_status_known warns). Mongo path: status.';
+comment on column lml_processes.main.subject is 'subject. Mongo path: subject.';
+comment on column lml_processes.main.applicant_person_id is 'applicant._id when that person exists (FK to lml_people.main). Mongo path: applicant._id.';
+comment on column lml_processes.main.applicant_ref is 'applicant snapshot, kept only when it points to no existing person (dangling). Mongo path: applicant.';
+comment on column lml_processes.main.current_area_id is 'currentArea._id (FK to lml_users.areas). Mongo path: currentArea._id.';
+comment on column lml_processes.main.assigned_user_id is 'assignedTo._id (FK to lml_users.main, ghosts included); NULL when unassigned. Mongo path: assignedTo._id.';
+comment on column lml_processes.main.form_data is 'formData, verbatim (keys follow the form version of the process type). Mongo path: formData.';
+comment on column lml_processes.main.is_deleted is 'deleted in any spelling, missing = false. Mongo path: deleted.';
+comment on column lml_processes.main.created_at is 'createdAt, else the ObjectId time of _id. Mongo path: createdAt.';
+comment on column lml_processes.main.updated_at is 'updatedAt, else created_at. Mongo path: updatedAt.';
+comment on column lml_processes.main.created_by_user_id is 'createdBy._id (FK to lml_users.main). Mongo path: createdBy._id.';
+comment on column lml_processes.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main). Mongo path: updatedBy._id.';
 
 comment on table lml_processes.unmapped_values is
   'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';

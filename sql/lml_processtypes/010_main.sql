@@ -151,27 +151,27 @@ alter table lml_processtypes.main add constraint main_pkey primary key (process_
 alter table lml_processtypes.steps add primary key (process_type_id, position);
 
 comment on table lml_processtypes.main is 'One row per document of lml_processtypes_mesa4core (types of process).';
-comment on column lml_processtypes.main.process_type_id is 'The document _id.';
-comment on column lml_processtypes.main.name is 'name.';
-comment on column lml_processtypes.main.code is 'code (unique).';
-comment on column lml_processtypes.main.description is 'description.';
-comment on column lml_processtypes.main.form_id is 'form._id when that form exists (FK to lml_formbuilder.main); NULL for no form or a dangling one.';
-comment on column lml_processtypes.main.form_ref is 'form snapshot, kept only when it points to no existing form (dangling).';
-comment on column lml_processtypes.main.area_id is 'area._id (FK to lml_users.areas).';
-comment on column lml_processtypes.main.is_active is 'active in any boolean spelling.';
-comment on column lml_processtypes.main.is_deleted is 'deleted in any spelling, missing = false.';
-comment on column lml_processtypes.main.created_at is 'createdAt, else the ObjectId time of _id.';
-comment on column lml_processtypes.main.updated_at is 'updatedAt, else created_at.';
-comment on column lml_processtypes.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
-comment on column lml_processtypes.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
+comment on column lml_processtypes.main.process_type_id is 'The document _id. Mongo path: _id.';
+comment on column lml_processtypes.main.name is 'name. Mongo path: name.';
+comment on column lml_processtypes.main.code is 'code (unique). Mongo path: code.';
+comment on column lml_processtypes.main.description is 'description. Mongo path: description.';
+comment on column lml_processtypes.main.form_id is 'form._id when that form exists (FK to lml_formbuilder.main); NULL for no form or a dangling one. Mongo path: form._id.';
+comment on column lml_processtypes.main.form_ref is 'form snapshot, kept only when it points to no existing form (dangling). Mongo path: form.';
+comment on column lml_processtypes.main.area_id is 'area._id (FK to lml_users.areas). Mongo path: area._id.';
+comment on column lml_processtypes.main.is_active is 'active in any boolean spelling. Mongo path: active.';
+comment on column lml_processtypes.main.is_deleted is 'deleted in any spelling, missing = false. Mongo path: deleted.';
+comment on column lml_processtypes.main.created_at is 'createdAt, else the ObjectId time of _id. Mongo path: createdAt.';
+comment on column lml_processtypes.main.updated_at is 'updatedAt, else created_at. Mongo path: updatedAt.';
+comment on column lml_processtypes.main.created_by_user_id is 'createdBy._id (FK to lml_users.main). Mongo path: createdBy._id.';
+comment on column lml_processtypes.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main). Mongo path: updatedBy._id.';
 
 comment on table lml_processtypes.steps is 'steps[]: the steps of a process type.';
 comment on column lml_processtypes.steps.process_type_id is 'The process type (FK).';
 comment on column lml_processtypes.steps.position is 'Position (from 1) in steps[].';
-comment on column lml_processtypes.steps.step_order is 'steps[].order.';
-comment on column lml_processtypes.steps.name is 'steps[].name.';
-comment on column lml_processtypes.steps.area_id is 'steps[].area._id (FK to lml_users.areas).';
-comment on column lml_processtypes.steps.sla_days is 'steps[].slaDays.';
+comment on column lml_processtypes.steps.step_order is 'steps[].order. Mongo path: steps[].order.';
+comment on column lml_processtypes.steps.name is 'steps[].name. Mongo path: steps[].name.';
+comment on column lml_processtypes.steps.area_id is 'steps[].area._id (FK to lml_users.areas). Mongo path: steps[].area._id.';
+comment on column lml_processtypes.steps.sla_days is 'steps[].slaDays. Mongo path: steps[].slaDays.';
 
 comment on table lml_processtypes.unmapped_values is
   'Raw values read and not mapped (unparseable, of another type, an array expected and something else found, an array element of another type): their column holds NULL or their row is missing.';

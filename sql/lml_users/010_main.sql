@@ -131,22 +131,22 @@ alter table lml_users.main add constraint main_pkey primary key (user_id);
 
 comment on table lml_users.main is
   'One row per document of lml_users_mesa4core (soft-deleted ones included) plus one ghost row per user referenced anywhere but missing from the collection.';
-comment on column lml_users.main.user_id is 'The document _id (24-hex ObjectId, or the string id).';
-comment on column lml_users.main.username is 'username; unique among non-deleted real users.';
-comment on column lml_users.main.email is 'email, trimmed and lower-cased (may be missing or shared).';
-comment on column lml_users.main.first_name is 'firstName.';
-comment on column lml_users.main.last_name is 'lastName.';
-comment on column lml_users.main.document_number is 'dni reduced to its digits.';
-comment on column lml_users.main.document_number_raw is 'dni as stored.';
-comment on column lml_users.main.is_active is 'active, in any boolean spelling; NULL when missing or unreadable; false for ghosts.';
-comment on column lml_users.main.is_deleted is 'deleted (soft delete) in any spelling, missing = false; true for ghosts.';
+comment on column lml_users.main.user_id is 'The document _id (24-hex ObjectId, or the string id). Mongo path: _id.';
+comment on column lml_users.main.username is 'username; unique among non-deleted real users. Mongo path: username.';
+comment on column lml_users.main.email is 'email, trimmed and lower-cased (may be missing or shared). Mongo path: email.';
+comment on column lml_users.main.first_name is 'firstName. Mongo path: firstName.';
+comment on column lml_users.main.last_name is 'lastName. Mongo path: lastName.';
+comment on column lml_users.main.document_number is 'dni reduced to its digits. Mongo path: dni.';
+comment on column lml_users.main.document_number_raw is 'dni as stored. Mongo path: dni.';
+comment on column lml_users.main.is_active is 'active, in any boolean spelling; NULL when missing or unreadable; false for ghosts. Mongo path: active.';
+comment on column lml_users.main.is_deleted is 'deleted (soft delete) in any spelling, missing = false; true for ghosts. Mongo path: deleted.';
 comment on column lml_users.main.is_ghost is 'True for a user referenced by some snapshot but absent from the collection; its fields come from its most recent snapshot.';
-comment on column lml_users.main.last_login_at is 'lastLogin (any timestamp variant; garbage = NULL).';
-comment on column lml_users.main.settings is 'settings, verbatim (free-form UI preferences).';
-comment on column lml_users.main.created_at is 'createdAt, else the ObjectId time of _id.';
-comment on column lml_users.main.updated_at is 'updatedAt, else created_at.';
-comment on column lml_users.main.created_by_user_id is 'createdBy._id: the user who created this one (FK, ghosts included).';
-comment on column lml_users.main.updated_by_user_id is 'updatedBy._id: the user who last updated this one (FK).';
+comment on column lml_users.main.last_login_at is 'lastLogin (any timestamp variant; garbage = NULL). Mongo path: lastLogin.';
+comment on column lml_users.main.settings is 'settings, verbatim (free-form UI preferences). Mongo path: settings.';
+comment on column lml_users.main.created_at is 'createdAt, else the ObjectId time of _id. Mongo path: createdAt.';
+comment on column lml_users.main.updated_at is 'updatedAt, else created_at. Mongo path: updatedAt.';
+comment on column lml_users.main.created_by_user_id is 'createdBy._id: the user who created this one (FK, ghosts included). Mongo path: createdBy._id.';
+comment on column lml_users.main.updated_by_user_id is 'updatedBy._id: the user who last updated this one (FK). Mongo path: updatedBy._id.';
 comment on column lml_users.main.ghost_seen_at is 'Ghosts only: effective updated time of the document holding the snapshot their fields come from.';
 
 comment on table lml_users.unmapped_values is

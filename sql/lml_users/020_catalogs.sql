@@ -60,9 +60,9 @@ drop table lml_users_role_copies, lml_users_area_copies, lml_users_docs;
 
 comment on table lml_users.roles is
   'Role catalog: every role _id found in users.roles[]; the name of the copy in the most recently updated user wins.';
-comment on column lml_users.roles.role_id is 'roles[]._id (24-hex).';
-comment on column lml_users.roles.name is 'roles[].name of the winning copy.';
-comment on column lml_users.roles.description is 'roles[].description of the winning copy (kept from an older copy when it has none).';
+comment on column lml_users.roles.role_id is 'roles[]._id (24-hex). Mongo path: roles[]._id.';
+comment on column lml_users.roles.name is 'roles[].name of the winning copy. Mongo path: roles[].name.';
+comment on column lml_users.roles.description is 'roles[].description of the winning copy (kept from an older copy when it has none). Mongo path: roles[].description.';
 comment on column lml_users.roles.name_seen_at is 'Effective updated time of the document holding the winning copy.';
 
 comment on table lml_users.areas is
@@ -74,8 +74,8 @@ comment on column lml_users.areas.name_seen_at is 'Effective updated time of the
 
 comment on table lml_users.user_roles is 'Roles of each user (users.roles[]), one row per distinct (user, role).';
 comment on column lml_users.user_roles.user_id is 'The user (FK to lml_users.main).';
-comment on column lml_users.user_roles.role_id is 'roles[]._id (FK to lml_users.roles).';
+comment on column lml_users.user_roles.role_id is 'roles[]._id (FK to lml_users.roles). Mongo path: roles[]._id.';
 
 comment on table lml_users.user_areas is 'Areas of each user (users.areas[]), one row per distinct (user, area).';
 comment on column lml_users.user_areas.user_id is 'The user (FK to lml_users.main).';
-comment on column lml_users.user_areas.area_id is 'areas[]._id (FK to lml_users.areas).';
+comment on column lml_users.user_areas.area_id is 'areas[]._id (FK to lml_users.areas). Mongo path: areas[]._id.';

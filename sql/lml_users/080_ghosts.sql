@@ -1,3 +1,5 @@
 -- Ghost users referenced by the users' own createdBy/updatedBy.
 call lml_util.add_ghost_users('lml_users_user_refs');
 drop table lml_users_user_refs;
+-- Snapshots of main without _id that a username (else email) identifies.
+call lml_util.resolve_snapshots('lml_users', 'user_id', '{"createdBy": "created_by_user_id", "updatedBy": "updated_by_user_id"}');

@@ -130,21 +130,21 @@ alter table lml_usersgroups.main add constraint main_pkey primary key (group_id)
 alter table lml_usersgroups.members add primary key (group_id, user_id);
 
 comment on table lml_usersgroups.main is 'One row per document of lml_usersgroups_mesa4core (soft-deleted ones included).';
-comment on column lml_usersgroups.main.group_id is 'The document _id.';
-comment on column lml_usersgroups.main.name is 'name.';
-comment on column lml_usersgroups.main.description is 'description.';
-comment on column lml_usersgroups.main.owner_user_id is 'owner._id (FK to lml_users.main, ghosts included; NULL when the snapshot has no _id).';
-comment on column lml_usersgroups.main.is_deleted is 'deleted in any spelling, missing = false.';
-comment on column lml_usersgroups.main.created_at is 'createdAt, else the ObjectId time of _id.';
-comment on column lml_usersgroups.main.updated_at is 'updatedAt, else created_at.';
-comment on column lml_usersgroups.main.created_by_user_id is 'createdBy._id (FK to lml_users.main).';
-comment on column lml_usersgroups.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main).';
+comment on column lml_usersgroups.main.group_id is 'The document _id. Mongo path: _id.';
+comment on column lml_usersgroups.main.name is 'name. Mongo path: name.';
+comment on column lml_usersgroups.main.description is 'description. Mongo path: description.';
+comment on column lml_usersgroups.main.owner_user_id is 'owner._id (FK to lml_users.main, ghosts included; NULL when the snapshot has no _id). Mongo path: owner._id.';
+comment on column lml_usersgroups.main.is_deleted is 'deleted in any spelling, missing = false. Mongo path: deleted.';
+comment on column lml_usersgroups.main.created_at is 'createdAt, else the ObjectId time of _id. Mongo path: createdAt.';
+comment on column lml_usersgroups.main.updated_at is 'updatedAt, else created_at. Mongo path: updatedAt.';
+comment on column lml_usersgroups.main.created_by_user_id is 'createdBy._id (FK to lml_users.main). Mongo path: createdBy._id.';
+comment on column lml_usersgroups.main.updated_by_user_id is 'updatedBy._id (FK to lml_users.main). Mongo path: updatedBy._id.';
 
 comment on table lml_usersgroups.members is
   'members[]: one row per (group, user); a user listed twice keeps the entry with the earliest addedAt. Members without _id are in unresolvable_snapshots.';
 comment on column lml_usersgroups.members.group_id is 'The group (FK to lml_usersgroups.main).';
-comment on column lml_usersgroups.members.user_id is 'members[]._id (FK to lml_users.main, ghosts included).';
-comment on column lml_usersgroups.members.added_at is 'members[].addedAt.';
+comment on column lml_usersgroups.members.user_id is 'members[]._id (FK to lml_users.main, ghosts included). Mongo path: members[]._id.';
+comment on column lml_usersgroups.members.added_at is 'members[].addedAt. Mongo path: members[].addedAt.';
 comment on column lml_usersgroups.members.position is 'Position (from 1) of the kept entry in members[].';
 
 comment on table lml_usersgroups.unmapped_values is

@@ -32,6 +32,8 @@ export interface ChildOutput {
   files: { path: string; schema: string | null; kind: string; seconds: number; rows: number }[];
   /** Checks run and how many failed (transform, refresh). */
   checks: { total: number; failed: string[] };
+  /** Seconds of the drift scan (transform). */
+  driftScanSeconds?: number;
   /** "succeeded" or "failed". */
   status: string;
   /** Why it failed. */
@@ -83,6 +85,9 @@ async function main(stage: string, url: string, source: string | undefined): Pro
             rows: f.rows,
           })),
           checks: { total: result.checks.length, failed: result.failedChecks },
+          ...("driftScanSeconds" in result && result.driftScanSeconds !== undefined
+            ? { driftScanSeconds: result.driftScanSeconds }
+            : {}),
           status: result.status,
           ...(result.error ? { error: result.error.message } : {}),
         };

@@ -129,11 +129,19 @@ function transformStage(runs: ChildRun[]): TransformStage {
       rows: hits[0]?.rows ?? 0,
     };
   });
+  const seconds = summarize(runs.map((r) => r.seconds));
+  const scanSeconds = summarize(runs.map((r) => r.driftScanSeconds ?? 0)).median;
+  const accountingSeconds = files.find((f) => f.path.endsWith("/040_unmapped.sql"))?.seconds ?? 0;
   return {
-    seconds: summarize(runs.map((r) => r.seconds)),
+    seconds,
     perSchema: perSchema(runs),
-    slowestFiles: files.sort((a, b) => b.seconds - a.seconds).slice(0, 5),
+    slowestFiles: [...files].sort((a, b) => b.seconds - a.seconds).slice(0, 5),
     checks: runs[0]!.checks.total,
+    drift: {
+      scanSeconds,
+      accountingSeconds,
+      share: (scanSeconds + accountingSeconds) / seconds.median,
+    },
     peakRssBytes: summarize(runs.map((r) => r.peakRssBytes)),
   };
 }

@@ -277,3 +277,79 @@ Deno.test("toRelaxedEjson() matches npm:bson's EJSON.stringify on 3,000 random d
     assert.equal(toRelaxedEjson(bytes), expected, `document ${n}`);
   }
 });
+
+Deno.test("EjsonWriter flags a repeated field name and an Extended JSON keyword as anomalies", () => {
+  const dup = new EjsonWriter();
+  dup.document(rawDoc([0x10, "a", int32(1)], [0x10, "b", int32(2)], [0x10, "a", int32(3)]));
+  assert.equal(new TextDecoder().decode(dup.take()), '{"a":1,"b":2,"a":3}');
+  assert.equal(dup.anomaly, true);
+
+  const nested = new EjsonWriter();
+  nested.document(BSON.serialize({ at: { $date: "2024-01-01T00:00:00Z" } }));
+  assert.equal(nested.anomaly, true, "a user sub-document {$date} reads like a BSON date");
+
+  const many = new EjsonWriter();
+  const wide: Record<string, number> = {};
+  for (let i = 0; i < 100; i++) wide[`k${i}`] = i;
+  many.document(BSON.serialize(wide));
+  assert.equal(many.anomaly, false);
+  const manyDup = new EjsonWriter();
+  const elements: [number, string, number[]][] = Object.keys(wide).map((k) => [0x10, k, int32(1)]);
+  manyDup.document(rawDoc(...elements, [0x10, "k7", int32(2)]));
+  assert.equal(manyDup.anomaly, true);
+
+  const operators = new EjsonWriter();
+  operators.document(BSON.serialize({ filters: { status: { $in: ["a"] }, n: { $gte: 1 } } }));
+  assert.equal(operators.anomaly, false, "query operators are kept as they are");
+  const dates = new EjsonWriter();
+  dates.document(BSON.serialize({ at: new Date(0), id: new ObjectId() }));
+  assert.equal(dates.anomaly, false, "our own Extended JSON forms are no anomaly");
+});
+
+Deno.test("EjsonWriter refuses nesting deeper than it handles with a located BsonError", () => {
+  let deep: Record<string, unknown> = { leaf: 1 };
+  for (let i = 0; i < 5000; i++) deep = { d: deep };
+  const bytes = BSON.serialize(deep, { checkKeys: false });
+  const writer = new EjsonWriter();
+  assert.throws(
+    () => writer.document(bytes),
+    (error: Error) => {
+      assert.ok(error instanceof BsonError, String(error));
+      assert.match(
+        error.message,
+        /^invalid BSON at byte \d+ of the document: documents nested deeper than 200 levels/,
+      );
+      return true;
+    },
+  );
+  assert.equal(writer.pos, 0);
+});
+
+Deno.test("idText() never prints two _ids of different BSON types alike", () => {
+  const hexText = "62a0f1c2e4b0a1b2c3d4e5f6";
+  const ids = [
+    new ObjectId(hexText),
+    hexText,
+    "true",
+    true,
+    '{"$numberInt":"12"}',
+    new Int32(12),
+    '"quoted"',
+    "plain",
+  ];
+  const texts = ids.map((_id) => {
+    const bson = BSON.serialize({ _id });
+    return idText(bson, findId(bson)!);
+  });
+  assert.deepEqual(texts, [
+    hexText,
+    `"${hexText}"`,
+    '"true"',
+    "true",
+    '"{\\"$numberInt\\":\\"12\\"}"',
+    '{"$numberInt":"12"}',
+    '"\\"quoted\\""',
+    "plain",
+  ]);
+  assert.equal(new Set(texts).size, texts.length);
+});

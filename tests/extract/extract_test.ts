@@ -209,6 +209,45 @@ Deno.test("U+0000 and invalid UTF-8 become U+FFFD and keep the original BSON as 
   });
 });
 
+Deno.test("repeated field names and Extended JSON keywords keep the original BSON; alike _ids do not collide", async () => {
+  await using dump = await tempDump();
+  await using db = await freshDatabase();
+  const hexId = "62a0f1c2e4b0a1b2c3d4e5f6";
+  const asObjectId = BSON.serialize({ _id: new ObjectId(hexId), n: 1 });
+  const asString = BSON.serialize({ _id: hexId, n: 2, at: { $date: "2024-01-01" } });
+  // { _id: "dup", n: 3, x: 1, x: 2 } written by hand: the BSON library refuses repeated names.
+  const body = [
+    ...[
+      0x02,
+      ...new TextEncoder().encode("_id"),
+      0,
+      4,
+      0,
+      0,
+      0,
+      ...new TextEncoder().encode("dup"),
+      0,
+    ],
+    ...[0x10, 0x6e, 0, 3, 0, 0, 0],
+    ...[0x10, 0x78, 0, 1, 0, 0, 0],
+    ...[0x10, 0x78, 0, 2, 0, 0, 0],
+  ];
+  const repeated = new Uint8Array([body.length + 5, 0, 0, 0, ...body, 0]);
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, bsonFile([asObjectId, asString, repeated]));
+  const [result] = await extractCollections(db.sql, config, { source: dump.dir, select: [USERS] });
+  assert.equal(result?.status, "succeeded", result?.error);
+  assert.equal(result.anomalies, 2);
+  const rows = await db.sql`
+    select _id, doc, original is not null as kept from lml_raw.lml_users_mesa4core
+    order by (doc->>'n')::int`;
+  assert.deepEqual(rows.map((r) => [r._id, r.kept]), [
+    [hexId, false],
+    [`"${hexId}"`, true],
+    ["dup", true],
+  ]);
+  assert.equal(rows[2]!.doc.x, 2);
+});
+
 Deno.test("the _id column holds hex for ObjectIds, the string itself, canonical EJSON otherwise", async () => {
   await using dump = await tempDump();
   await using db = await freshDatabase();

@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
+import { BSON } from "bson";
 import { loadConfig } from "../../lib/core/config.ts";
 import { generateSample } from "../../lib/sample/mod.ts";
 import { extractCollections } from "../../extract/extract.ts";
 import { freshDatabase } from "../support/db.ts";
 
 const config = await loadConfig();
+
+/** Whether a deserialized BSON document holds a sub-document with a `$date` key. */
+function hasLiteralDate(value: unknown): boolean {
+  if (value === null || typeof value !== "object" || value instanceof Date) return false;
+  if (Array.isArray(value)) return value.some(hasLiteralDate);
+  return Object.entries(value).some(([k, v]) => k === "$date" || hasLiteralDate(v));
+}
 
 /**
  * Sub-documents stored literally as `{"$date": "<ISO>"}` or `{"$date": {"$numberLong": ".."}}`
@@ -46,6 +54,7 @@ Deno.test("a generated sample dump loads completely, the same from BSON and from
           // From JSON lines the kept original is the re-encoded BSON, where literal
           // `$date` sub-documents have become dates: compare that one was kept.
           has_original: r.original !== null,
+          literal_date: r.original !== null && hasLiteralDate(BSON.deserialize(r.original)),
         }));
       }
       return rows;
@@ -67,8 +76,17 @@ Deno.test("a generated sample dump loads completely, the same from BSON and from
     const again = await extractCollections(db.sql, config, { source: `${dir}/json` });
     assert.deepEqual(again.map((r) => r.status), results.map(() => "succeeded"));
     const fromJson = await snapshot();
+    // From BSON a literal `$date` sub-document is itself an anomaly (its original is kept), which
+    // JSON lines cannot see: such a document counts as kept either way.
+    type Row = { _id: unknown; doc: unknown; has_original: boolean; literal_date: boolean };
     for (const c of config.collections) {
-      assert.deepEqual(fromJson[c.name], fromBson[c.name], c.name);
+      const json = fromJson[c.name] as Row[];
+      const bson = (fromBson[c.name] as Row[]).map((row, i) => ({
+        ...row,
+        has_original: row.has_original && !(row.literal_date && !json[i]?.has_original),
+      }));
+      const strip = (rows: Row[]) => rows.map(({ literal_date: _, ...rest }) => rest);
+      assert.deepEqual(strip(json), strip(bson), c.name);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

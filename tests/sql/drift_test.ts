@@ -179,3 +179,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the drift check reports new paths, changed types and disappeared read paths",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lml_drift_report_" });
+    try {
+      await using db = await freshDatabase();
+      const config = await loadConfig();
+      await generateSample(`${dir}/before`, { scale: 0.01, seed: 1 });
+      await extractCollections(db.sql, config, { source: `${dir}/before` });
+      const first = await runTransforms(db.sql, config);
+      assert.equal(first.status, "succeeded", first.error?.message);
+      const quiet = first.checks.filter((c) => c.name.endsWith("_source_drift"));
+      assert.equal(quiet.length, config.collections.length);
+      assert.deepEqual(quiet.map((c) => c.status), quiet.map(() => "passed"));
+
+      const manifest = await generateSample(`${dir}/after`, { scale: 0.01, seed: 1, drift: true });
+      await extractCollections(db.sql, config, { source: `${dir}/after` });
+      await db.sql`update lml_raw.lml_processes_mesa4core set doc = doc - 'subject'`;
+      const second = await runTransforms(db.sql, config);
+      assert.equal(second.status, "succeeded", second.error?.message);
+      const drift = second.checks.find((c) => c.name === "lml_processes_source_drift")!;
+      assert.equal(drift.severity, "warn");
+      const rows = Object.fromEntries(
+        drift.samples.map((r) => [r.path, [r.drift, r.types_before, r.types_now]]),
+      );
+      const newPath = manifest.drift!.find((d) => d.newPath)!.newPath!;
+      assert.deepEqual(rows[newPath], ["new path nobody reads", null, ["string"]]);
+      assert.deepEqual(rows["subject"], ["read path disappeared", ["string"], null]);
+      assert.deepEqual(rows["year"], ["type changed", ["number"], ["number", "string"]]);
+      assert.deepEqual(rows["movements"]?.[0], "type changed");
+      assert.deepEqual(rows["attachments"]?.[0], "type changed");
+      assert.equal(drift.offending, 5, JSON.stringify(drift.samples));
+
+      // The reports show it in a Drift section.
+      const { renderMarkdown } = await import("../../lib/report/markdown.ts");
+      const { renderJson } = await import("../../lib/report/json.ts");
+      const markdown = renderMarkdown(second);
+      assert.match(markdown, /## Drift/);
+      assert.match(markdown, /\| lml_processes \| subject \| read path disappeared \| string \|/);
+      assert.match(markdown, /\| lml_processes \| \d+ \| `lml_processes\.unmapped_values` \|/);
+      const json = renderJson(second).drift as Record<string, { path: string }[]>;
+      assert.ok(json.new_paths!.some((p) => p.path === newPath));
+      assert.ok(json.disappeared_paths!.some((p) => p.path === "subject"));
+      assert.ok(json.changed_types!.some((p) => p.path === "year"));
+      assert.equal(renderJson(first).drift, undefined);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

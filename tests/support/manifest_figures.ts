@@ -30,7 +30,13 @@ export async function assertManifestFigures(
        from ${c.schema}.main ${c.schema === "lml_users" ? "where not is_ghost" : ""}`,
     );
     collections[name] = { ...row };
-    for (const r of await sql.unsafe(PATH_COUNTS(`${c.schema}.unresolvable_snapshots`))) {
+    // Snapshots without _id: unresolvable, or resolved by username (main's snapshots only).
+    const resolved = await sql.unsafe(`select to_regclass('${c.schema}.resolved_snapshots') as t`);
+    const snapshots = resolved[0]!.t
+      ? `(select path from ${c.schema}.unresolvable_snapshots
+          union all select path from ${c.schema}.resolved_snapshots) as s`
+      : `${c.schema}.unresolvable_snapshots`;
+    for (const r of await sql.unsafe(PATH_COUNTS(snapshots))) {
       withoutId[`${name}:${r.path}`] = r.n;
     }
     const timestamps = `(select * from ${c.schema}.unmapped_values

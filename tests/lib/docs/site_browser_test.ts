@@ -119,9 +119,10 @@ Deno.test({
       [
         "lml_people.main",
         "lml_processes.attachments",
-        "lml_processes.unmapped_values",
         "lml_processes.main",
         "lml_processes.movements",
+        "lml_processes.resolved_snapshots",
+        "lml_processes.unmapped_values",
         "lml_processes.unresolvable_snapshots",
         "lml_processtypes.main",
         "lml_users.areas",

@@ -237,7 +237,7 @@ Deno.test("scaffoldCollection() types the columns from the profile and writes th
   assert.match(tables, /create table lml_notifications\.unresolvable_snapshots \(/);
   assert.match(
     tables,
-    /comment on column lml_notifications\.channels\.type is 'channels\.type\.';/,
+    /comment on column lml_notifications\.channels\.type is 'channels\.type\. Mongo path: channels\[\]\.type\.';/,
   );
   assert.match(tables, /-- TODO: /);
   const main020 = await Deno.readTextFile(`${result.folder}/020_main.sql`);
