@@ -30,9 +30,11 @@ import {
   startRun,
   withLogFile,
 } from "../core/mod.ts";
+import type postgres from "postgres";
 import type { ReportPaths } from "../report/mod.ts";
 import { graphMermaid, runTransforms } from "../transform/mod.ts";
 import { extractionFailure, reportRun } from "./conclude.ts";
+import { follow, refreshByMode, type RefreshMode } from "./sync.ts";
 
 /** Options of {@linkcode refresh}. */
 export interface RefreshOptions {
@@ -54,6 +56,18 @@ export interface RefreshOptions {
   lockRetries?: number;
   /** How transient faults are retried (fields set here win over config.retry). Default: config.retry. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * auto (incremental from the stored change stream position, else full), full or incremental
+   * (fails when no valid position is stored); see sync.ts. Default: "auto".
+   */
+  mode?: RefreshMode;
+  /**
+   * After a successful run, keep applying the source's changes to the raw tables (sync
+   * --follow) until this signal aborts, still holding the lock. Default: no following.
+   */
+  follow?: AbortSignal;
+  /** How long one change stream getMore waits before the stream counts as caught up, in ms. Default: 500. */
+  maxAwaitMs?: number;
 }
 
 /** Raised when another refresh holds the database (exit code 1). */
@@ -89,15 +103,29 @@ export async function refresh(
     const runDir = `${reportsDir}/runs/${runId}`;
     await Deno.mkdir(runDir, { recursive: true });
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
-    const result = await run(sql, config, { ...options, runId, logger, session: lock });
-    return {
-      ...result,
-      reports: await reportRun(result, {
-        dir: reportsDir,
+    const result = await refreshByMode(sql, config, {
+      source: options.source,
+      runId,
+      logger,
+      session: lock,
+      retry: retryPolicy(options.retry, config.retry),
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
+      ...(options.maxAwaitMs === undefined ? {} : { maxAwaitMs: options.maxAwaitMs }),
+    }, (publish) => run(sql, config, { ...options, runId, logger, session: lock, publish }));
+    const reports = await reportRun(result, {
+      dir: reportsDir,
+      logger,
+      private: config.reports?.private,
+    });
+    if (options.follow && result.status === "succeeded") {
+      await follow(sql, config, {
+        source: options.source,
+        runId: newRunId(),
         logger,
-        private: config.reports?.private,
-      }),
-    };
+        signal: options.follow,
+      });
+    }
+    return { ...result, reports };
   } finally {
     if (lock) {
       await lock`select pg_advisory_unlock_all()`.catch(() => {});
@@ -110,7 +138,13 @@ export async function refresh(
 async function run(
   sql: Sql,
   config: PipelineConfig,
-  options: RefreshOptions & { runId: string; logger: Logger; session: Sql | undefined },
+  options: RefreshOptions & {
+    runId: string;
+    logger: Logger;
+    session: Sql | undefined;
+    /** Writes made in the publishing transaction after the swap (the sync position). */
+    publish?: (tx: postgres.TransactionSql) => Promise<void>;
+  },
 ): Promise<RunResult> {
   const { runId, logger } = options;
   const all = config.collections.map((c) => c.name);
@@ -162,7 +196,10 @@ async function run(
       runId,
       logger,
       extract,
-      prepare: (tx) => swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all }),
+      prepare: async (tx) => {
+        await swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all });
+        await options.publish?.(tx);
+      },
       retry,
       retryLog,
       ...(source ? { sourceReads: source.reads } : {}),

@@ -1,7 +1,7 @@
 /**
  * The run ledger in the meta schema (default lml_meta): runs, files run, check results, the
- * extraction log, the alerts sent and the retries. Created on first use; never dropped but by
- * `reset`.
+ * extraction log, the alerts sent and the retries (and, from sync_ledger.ts, the change stream
+ * position). Created on first use; never dropped but by `reset`.
  * @module
  */
 import type postgres from "postgres";
@@ -11,6 +11,7 @@ import { hex } from "./hash.ts";
 import { recordRetries } from "./retry.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { redactText } from "./redact.ts";
+import { syncMetaStatements } from "./sync_ledger.ts";
 import type { RunResult } from "./result.ts";
 
 const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
@@ -112,6 +113,8 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
       );
       comment on table ${m}.retries is 'Every transient fault a run retried: a MongoDB read resumed, a staging restarted, a statement or the publishing transaction run again; run_id is null for an extract run.';
     `);
+    // Incremental sync: the change stream position and the events applied (sync_ledger.ts).
+    await tx.unsafe(syncMetaStatements(m));
   });
 }
 

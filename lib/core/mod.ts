@@ -48,6 +48,7 @@ export {
   newRunResult,
   type RunResult,
   type Severity,
+  type SyncSummary,
   type TableCount,
 } from "./result.ts";
 export {
@@ -68,3 +69,11 @@ export {
   retryPolicy,
 } from "./retry.ts";
 export { describeSourceReads, type SourceReads } from "./source_reads.ts";
+export {
+  forgetPosition,
+  loadPosition,
+  recordSyncEvents,
+  savePosition,
+  type SyncEventCount,
+  type SyncPosition,
+} from "./sync_ledger.ts";

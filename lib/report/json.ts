@@ -4,6 +4,7 @@
  */
 import type { RunResult } from "../core/mod.ts";
 import { retriesJson } from "./retries.ts";
+import { syncJson } from "./sync.ts";
 
 /** The report.json object (format "lml-report/1"). */
 export function renderJson(result: RunResult): Record<string, unknown> {
@@ -24,6 +25,7 @@ export function renderJson(result: RunResult): Record<string, unknown> {
     tables: result.tables,
     extract: result.extract.map((e) => ({ ...e, seconds: round(e.seconds) })),
     ...retriesJson(result),
+    ...syncJson(result),
     graph: result.graph,
   };
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { retriesMarkdown } from "./retries.ts";
+import { syncMarkdown } from "./sync.ts";
 import { type RunResult, truncate } from "../core/mod.ts";
 import { markdownCode, markdownFence, markdownInline } from "./markdown_text.ts";
 
@@ -56,6 +57,7 @@ export function renderMarkdown(result: RunResult): string {
     }`,
     "",
   );
+  out.push(...syncMarkdown(result));
   if (result.error && result.failedChecks.length === 0) {
     out.push("## Error", "", ...markdownFence(result.error.message), "");
     const hint = (result.error as { hint?: unknown }).hint;

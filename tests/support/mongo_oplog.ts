@@ -61,6 +61,8 @@ export interface OplogEntry {
   updateDescription?: BSON.Document;
   /** The new namespace of a rename. */
   to?: { db: string; coll: string };
+  /** Wall clock time of the write (set by {@linkcode Oplog.append}). */
+  wallTime?: Date;
 }
 
 /** A command failure the server sends back as `{ok: 0, code, codeName}`. */
@@ -99,6 +101,7 @@ export class Oplog {
 
   /** Appends a write and wakes the streams waiting for one. */
   append(entry: OplogEntry): void {
+    entry.wallTime ??= new Date();
     this.#entries.push(entry);
     for (const wake of this.#waiters) wake();
     this.#waiters.clear();
@@ -268,7 +271,7 @@ export function nextEvents(
         _id: resumeToken(entry.clock, true),
         operationType: "invalidate",
         clusterTime: clusterTime(entry.clock),
-        wallTime: new Date(),
+        wallTime: entry.wallTime ?? new Date(),
       });
       events.push(invalidate);
       token = resumeToken(entry.clock, true);
@@ -309,7 +312,7 @@ function changeEvent(
     _id: resumeToken(entry.clock),
     operationType,
     clusterTime: clusterTime(entry.clock),
-    wallTime: new Date(),
+    wallTime: entry.wallTime ?? new Date(),
     ns: operationType === "dropDatabase"
       ? { db: entry.db }
       : { db: entry.db, coll: entry.coll ?? stream.coll },
