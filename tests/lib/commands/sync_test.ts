@@ -125,14 +125,14 @@ class Mutator {
         const pool = this.#deleted.get(name) ?? [];
         if (roll < 0.4) {
           const doc = await collection.findOne({ _id: id });
-          const field = doc && this.#editable(doc);
-          if (!field) continue;
+          if (!doc) continue;
+          const field = this.#editable(doc);
           await collection.updateOne({ _id: id }, { $set: { [field]: this.#edit(doc[field]) } });
           this.counts.update++;
         } else if (roll < 0.6) {
           const doc = await collection.findOne({ _id: id });
-          const field = doc && this.#editable(doc);
-          if (!doc || !field) continue;
+          if (!doc) continue;
+          const field = this.#editable(doc);
           doc[field] = this.#edit(doc[field]);
           await collection.replaceOne({ _id: id }, doc);
           this.counts.replace++;
@@ -146,7 +146,7 @@ class Mutator {
         } else {
           const doc = pool.splice(Math.floor(this.#rng.float() * pool.length), 1)[0]!;
           const field = this.#editable(doc);
-          if (field) doc[field] = this.#edit(doc[field]);
+          doc[field] = this.#edit(doc[field]);
           await collection.insertOne(doc);
           this.counts.insert++;
         }
@@ -158,17 +158,19 @@ class Mutator {
     return Object.values(this.counts).reduce((a, b) => a + b, 0);
   }
 
-  /** A top-level string field safe to edit, or undefined. */
-  #editable(doc: BSON.Document): string | undefined {
+  /**
+   * A top-level field safe to edit: free text (names, titles, descriptions), else a field of
+   * our own the transforms ignore (the raw tables still differ).
+   */
+  #editable(doc: BSON.Document): string {
     const fields = Object.keys(doc).filter((k) =>
-      k !== "_id" && k !== "status" && typeof doc[k] === "string" &&
-      !/^[0-9a-f]{24}$/.test(doc[k]) && !/^\d{4}-\d\d-\d\d/.test(doc[k])
+      /name|title|description|comment|note/i.test(k) && typeof doc[k] === "string"
     ).sort();
-    return fields[Math.floor(this.#rng.float() * fields.length)];
+    return fields[Math.floor(this.#rng.float() * fields.length)] ?? "lml_test_note";
   }
 
-  #edit(value: string): string {
-    return `${value} (edit ${++this.#serial})`;
+  #edit(value: unknown): string {
+    return `${value ?? ""} (edit ${++this.#serial})`;
   }
 }
 
