@@ -12,6 +12,7 @@ import { type Db, MongoClient } from "mongodb";
 import postgres from "postgres";
 import { loadConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
+import { createLogger } from "../../../lib/core/log.ts";
 import { refresh, RefreshBusyError, type RefreshOptions } from "../../../lib/commands/refresh.ts";
 import type { RefreshResult } from "../../../lib/commands/refresh.ts";
 import { PositionLostError } from "../../../lib/commands/sync.ts";
@@ -265,19 +266,14 @@ Deno.test({
     assert.deepEqual(await tables(db.sql), before);
     assert.deepEqual(await storedPosition(db.sql), stored);
 
-    const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      warn: (message: string) => warnings.push(message),
-      error() {},
-    };
+    const lines: string[] = [];
+    const logger = createLogger({ write: (line) => lines.push(line) });
     const fallback = await succeeded(
-      refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path, logger: logger as never }),
+      refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path, logger }),
     );
     assert.match(fallback.fallback ?? "", /position is lost: ChangeStreamHistoryLost/);
     assert.equal(fallback.sync?.mode, "full");
-    assert.ok(warnings.some((w) => /^FALLING BACK TO A FULL REFRESH/.test(w)), warnings.join("\n"));
+    assert.ok(lines.some((l) => /FALLING BACK TO A FULL REFRESH/.test(l)), lines.join("\n"));
     assert.match(
       await Deno.readTextFile(fallback.reports.markdown),
       /fell back to a full refresh/i,
