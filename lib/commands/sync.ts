@@ -103,7 +103,7 @@ export async function refreshByMode(
 ): Promise<RunResult> {
   const mode = options.mode ?? "auto";
   const { logger } = options;
-  if (mode === "full" || !hasChangeStream(options.source)) {
+  if (!hasChangeStream(options.source)) {
     if (mode === "incremental") {
       throw new PositionLostError(
         "--mode incremental needs a MongoDB source with a change stream; a dump folder has none",
@@ -124,6 +124,7 @@ export async function refreshByMode(
     return await fullRefresh(config, options, full, undefined);
   }
   await using source = opened;
+  if (mode === "full") return await fullRefresh(config, options, full, source);
   const position = await loadPosition(sql, source.database, { metaSchema: config.metaSchema });
   const all = config.collections.map((c) => c.name);
   let why: string | undefined;
