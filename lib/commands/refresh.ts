@@ -1,7 +1,8 @@
 /**
  * The nightly refresh: extract every collection into staging tables, then, in ONE transaction,
  * swap them in, rebuild every schema and run the checks. Any failure leaves the previous raw
- * and normalized data exactly as they were. One refresh at a time per database.
+ * and normalized data exactly as they were. One refresh at a time per database. With a change
+ * stream position stored, mode auto reads only the changes since it instead (sync.ts).
  * @module
  */
 import {

@@ -357,7 +357,7 @@ export async function follow(
         );
       }
       if (read.events === 0 && samePosition(read.position, position.token)) {
-        await pause(100);
+        await pause(250); // idle: the next read waits for changes anyway
         continue;
       }
       const documents = await readChangedDocuments(source, read, config);

@@ -542,6 +542,28 @@ function mentionsId(filter: BSON.Document): boolean {
 }
 
 /** Matches `doc` against `filter`: `_id` in MongoDB's order, every other field through mingo. */
+/**
+ * The documents a filter on `_id` alone selects (`{_id: v}` or `{_id: {$in: [...]}}`, values
+ * other than numbers), by key lookup instead of a comparison per document; undefined for any
+ * other filter.
+ */
+function selectById(filter: BSON.Document, stored: StoredDocument[]): StoredDocument[] | undefined {
+  const keys = Object.keys(filter);
+  if (keys.length !== 1 || keys[0] !== "_id") return undefined;
+  const condition = filter._id;
+  const values: unknown[] = isOperatorObject(condition)
+    ? (Object.keys(condition).length === 1 && Array.isArray(condition.$in) ? condition.$in : [])
+    : [condition];
+  if (values.length === 0) return undefined;
+  const wanted = new Set<string>();
+  for (const value of values) {
+    const raw = rawValueOf(value);
+    if (typeBracket(raw.type) === 10) return undefined; // numbers match across types
+    wanted.add(hex(new Uint8Array([raw.type])) + hex(raw.bytes));
+  }
+  return stored.filter((doc) => wanted.has(doc.idKey));
+}
+
 function matchesFilter(filter: BSON.Document, doc: StoredDocument): boolean {
   return Object.entries(filter).every(([key, value]) => {
     switch (key) {
@@ -1319,7 +1341,9 @@ class TestServer implements MongoTestServer {
     let stored = this.#collection(db, name, false) ?? [];
     if (snapshot !== undefined) stored = stored.filter((doc) => doc.insertedAt <= snapshot);
     const filter: BSON.Document = body.filter ?? {};
-    if (mentionsId(filter)) stored = stored.filter((doc) => matchesFilter(filter, doc));
+    if (mentionsId(filter)) {
+      stored = selectById(filter, stored) ?? stored.filter((doc) => matchesFilter(filter, doc));
+    }
     const sortKeys = Object.keys(body.sort ?? {});
     const byId = sortKeys.length === 1 && sortKeys[0] === "_id";
     if (byId) {
@@ -1544,7 +1568,7 @@ class TestServer implements MongoTestServer {
         throw new CommandFailure("update pipelines are not supported", 2, "BadValue");
       }
       const isReplacement = !Object.keys(u).some((k) => k.startsWith("$"));
-      let matches = stored.filter((doc) => matchesFilter(q, doc));
+      let matches = selectById(q, stored) ?? stored.filter((doc) => matchesFilter(q, doc));
       if (!spec.multi) matches = matches.slice(0, 1);
       for (const doc of matches) {
         const before = BSON.deserialize(doc.raw, exact);
