@@ -339,6 +339,12 @@ export async function follow(
       hint: "run `deno task sync` (or refresh) first; it stores one",
     });
   }
+  // The caller holds the refresh lock: a follow still "running" was killed.
+  await sql`
+    update ${sql(meta)}.runs
+    set status = 'abandoned', finished_at = clock_timestamp(),
+        error = 'the process ended before finishing the run (killed or lost its connection)'
+    where command = 'follow' and status = 'running'`;
   await startRun(sql, { runId, command: "follow", selected: [] }, { metaSchema: meta });
   logger.info(`following the change stream of ${source.database} from the stored position`);
   const totals = { events: 0, transactions: 0 };

@@ -11,6 +11,7 @@ import { MongoClient } from "mongodb";
 import { refresh } from "../../lib/commands/refresh.ts";
 import type { PipelineConfig } from "../../lib/core/config.ts";
 import { connect } from "../../lib/core/db.ts";
+import { createLogger } from "../../lib/core/log.ts";
 import { insertSample } from "../../lib/sample/mod.ts";
 import { withDatabase } from "../support/mongo.ts";
 import { startMongoTestServer } from "../support/mongo_server.ts";
@@ -65,7 +66,12 @@ export async function measureSync(
   try {
     const measure = async (mode: "full" | "incremental"): Promise<SyncRun> => {
       const started = performance.now();
-      const result = await refresh(sql, config, { source, reportsDir, mode });
+      const result = await refresh(sql, config, {
+        source,
+        reportsDir,
+        mode,
+        logger: createLogger({ write: (line) => options.log(`sync: ${line.trimEnd()}`) }),
+      });
       const seconds = (performance.now() - started) / 1000;
       if (result.status !== "succeeded") {
         throw new Error(`${mode} refresh failed: ${result.error?.message}`);
