@@ -106,6 +106,9 @@ const UNAVAILABLE_CODES = new Set([40573, 40602]);
 /** Stages after $changeStream: leave the documents out (they are read by `_id`). */
 const PIPELINE = [{ $project: { fullDocument: 0, updateDescription: 0 } }];
 
+/** How long closing the client may take, in ms. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
 /** Keys read per find. */
 const KEYS_PER_FIND = 1000;
 
@@ -135,7 +138,16 @@ export async function openChangeSource(
     );
   }
   const db = client.db(database);
-  const close = () => client.close();
+  // Closing is bounded: by then the run's data is committed or rolled back, and a connection
+  // the driver cannot end cleanly must not keep the run (and its lock) waiting.
+  const close = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      client.close().catch(() => {}),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)),
+    ]);
+    clearTimeout(timer);
+  };
   return {
     database,
     position: () => presentPosition(db, maxAwaitTimeMS),
