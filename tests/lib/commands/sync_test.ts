@@ -365,7 +365,6 @@ Deno.test({
   name:
     "sync killed (SIGKILL) in its transaction leaves the previous data and position; the next sync applies all",
   ...needsRealServer,
-  ignore: needsRealServer.ignore || MONGO_TEST_URL !== undefined,
   async fn() {
     await using mongo = await openReplicaSet();
     await using db = await freshDatabase();
