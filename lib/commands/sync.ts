@@ -25,6 +25,7 @@ import {
 } from "../../extract/mod.ts";
 import {
   type ExtractResult,
+  forgetPositions,
   loadPosition,
   type Logger,
   newRunResult,
@@ -172,8 +173,7 @@ async function fullRefresh(
   const position = taken && "position" in taken ? taken.position : undefined;
   const meta = config.metaSchema;
   const result = await full(async (tx) => {
-    // The data no longer stands at any stored position (a dump may even be older).
-    await tx`delete from ${tx(meta)}.sync_positions`;
+    await forgetPositions(tx, { metaSchema: meta });
     if (position && source) {
       await savePosition(tx, {
         sourceDatabase: source.database,

@@ -70,7 +70,7 @@ export {
 } from "./retry.ts";
 export { describeSourceReads, type SourceReads } from "./source_reads.ts";
 export {
-  forgetPosition,
+  forgetPositions,
   loadPosition,
   recordSyncEvents,
   savePosition,

@@ -103,15 +103,15 @@ export async function savePosition(
       run_id = excluded.run_id, mode = excluded.mode, updated_at = excluded.updated_at`;
 }
 
-/** Forgets the position of `sourceDatabase` (the next refresh is a full one). */
-export async function forgetPosition(
-  sql: Sql | postgres.TransactionSql,
-  sourceDatabase: string,
+/**
+ * Forgets every stored position (inside the caller's transaction `tx`): after a full refresh the
+ * raw tables no longer stand at any of them (a dump may even be older).
+ */
+export async function forgetPositions(
+  tx: Sql | postgres.TransactionSql,
   options: { metaSchema: string },
 ): Promise<void> {
-  await sql`
-    delete from ${sql(options.metaSchema)}.sync_positions
-    where source_database = ${sourceDatabase}`;
+  await tx`delete from ${tx(options.metaSchema)}.sync_positions`;
 }
 
 /** Adds `counts` to the run's applied events (inside the caller's transaction `tx`). */
