@@ -20,6 +20,8 @@ import { insertSample } from "../../../lib/sample/mod.ts";
 import { Rng } from "../../../lib/sample/prng.ts";
 import { schemaChecksums } from "../../support/checksum.ts";
 import { freshDatabase, needsRealServer, type TestDatabase } from "../../support/db.ts";
+import { httpSink } from "../../support/http_sink.ts";
+import { cli } from "../../support/monitoring.ts";
 import { MONGO_TEST_URL, withDatabase } from "../../support/mongo.ts";
 import { type MongoTestServer, startMongoTestServer } from "../../support/mongo_server.ts";
 
@@ -494,5 +496,58 @@ Deno.test({
       select status from lml_meta.runs where command = 'follow'`;
     assert.equal(run?.status, "succeeded");
     assert.ok(applied > 0);
+  },
+});
+
+Deno.test({
+  name:
+    "deno task sync whose position is lost falls back loudly: log, report.json and the fallback alert",
+  ...needsRealServer,
+  ignore: needsRealServer.ignore || MONGO_TEST_URL !== undefined, // expiring needs the test server
+  async fn() {
+    await using mongo = await openReplicaSet();
+    await using db = await freshDatabase();
+    await using tmp = await tempDir();
+    await using sink = httpSink();
+    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
+    const copied = await new Deno.Command("cp", { args: ["-r", `${ROOT}sql`, tmp.path] }).output();
+    assert.ok(copied.success, "cp -r sql");
+    const pipeline = `${tmp.path}/sql/pipeline.yaml`;
+    await Deno.writeTextFile(
+      pipeline,
+      `${await Deno.readTextFile(
+        pipeline,
+      )}\nnotify:\n  on: [failure, fallback]\n  webhook: ${sink.url}/hook\n`,
+    );
+    const sync = () =>
+      cli([
+        "sync",
+        "--config",
+        pipeline,
+        "--source",
+        mongo.url,
+        "--database-url",
+        db.url,
+        "--reports",
+        `${tmp.path}/reports`,
+      ]);
+    const first = await sync();
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(sink.received.length, 0, "a first full refresh is no fallback");
+
+    await new Mutator(mongo.db, 60).run(5);
+    mongo.server!.expireHistory();
+    const second = await sync();
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /WARN FALLING BACK TO A FULL REFRESH: .*ChangeStreamHistoryLost/);
+    assert.equal(sink.received.length, 1);
+    const payload = JSON.parse(sink.received[0]!.body);
+    assert.ok(payload.outcomes.includes("fallback"), payload.outcomes.join(", "));
+    assert.match(payload.fallback, /position is lost: ChangeStreamHistoryLost/);
+    const report = JSON.parse(await Deno.readTextFile(`${tmp.path}/reports/report.json`));
+    assert.match(report.fallback, /ChangeStreamHistoryLost/);
+    assert.equal(report.sync.mode, "full");
+    const [alert] = await db.sql`select status from lml_meta.alerts`;
+    assert.equal(alert?.status, "sent");
   },
 });
