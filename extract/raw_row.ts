@@ -27,7 +27,14 @@ const decoder = new TextDecoder();
  * malformed text and LmlSyntaxError for a document without `_id`.
  */
 export function rawRowOfJson(text: string): RawRow {
-  const bson = jsonLineToBson(text);
+  return rawRowOfBson(jsonLineToBson(text));
+}
+
+/**
+ * The raw row of one BSON document, encoded exactly as extraction encodes it (used to apply
+ * change events). Throws LmlSyntaxError for a document without `_id`.
+ */
+export function rawRowOfBson(bson: Uint8Array): RawRow {
   const id = findId(bson);
   if (!id) throw new LmlSyntaxError("the document has no _id");
   const writer = new EjsonWriter({ initialSize: bson.length * 2 + 64 });

@@ -21,7 +21,9 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 Deno.test("the CLI lists its commands and exits 0 with --help", async () => {
   const { code, stdout } = await cli(["--help"]);
   assert.equal(code, 0);
-  for (const name of ["extract", "transform", "assert", "refresh", "plan", "reset", "demo"]) {
+  for (
+    const name of ["extract", "transform", "assert", "refresh", "sync", "plan", "reset", "demo"]
+  ) {
     assert.match(stdout, new RegExp(`\\n  ${name} `));
   }
 });
@@ -34,9 +36,15 @@ Deno.test("every subcommand has --help", async () => {
 
 Deno.test("bad usage exits 2 with one line and a hint, without a stack trace", async () => {
   for (
-    const args of [["transform", "--bogus"], ["frobnicate"], ["extract", "--log-format", "xml"], [
-      "generate",
-    ]]
+    const args of [
+      ["transform", "--bogus"],
+      ["frobnicate"],
+      ["extract", "--log-format", "xml"],
+      ["generate"],
+      ["refresh", "--mode", "sideways", "--source", "/nonexistent"],
+      ["refresh", "--follow"],
+      ["sync", "--mode", "full"],
+    ]
   ) {
     const { code, stderr } = await cli(args);
     assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);

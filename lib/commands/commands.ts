@@ -30,6 +30,7 @@ import { extractCollections, requireSource } from "../../extract/mod.ts";
 import { exitCode, extractionFailure, reportRun } from "./conclude.ts";
 import { generateSample } from "../sample/mod.ts";
 import { refresh } from "./refresh.ts";
+import { REFRESH_MODES, type RefreshMode } from "./sync.ts";
 import { formatProfile, profileCollection, writeProfileReports } from "../profile/mod.ts";
 import { scaffoldCollection } from "../scaffold/mod.ts";
 import { monitorRun } from "../ops/mod.ts";
@@ -58,6 +59,8 @@ export const OPTIONS = {
   new: { type: "boolean" },
   docs: { type: "boolean" },
   name: { type: "string" },
+  mode: { type: "string" },
+  follow: { type: "boolean" },
   debug: { type: "boolean" },
   "allow-shrink": { type: "boolean" },
   drift: { type: "boolean" },
@@ -111,10 +114,26 @@ export const COMMANDS: Record<string, Command> = {
   },
   refresh: {
     summary: "Extract, transform and assert as one all-or-nothing run (the nightly job)",
+    usage: "refresh [--mode auto|full|incremental] [--source <mongodb-url|dump-dir>] " +
+      "[--database-url <url>] [--reports <dir>] [--allow-shrink]",
+    flags: [...COMMON, "source", "database-url", "reports", "concurrency", "mode", "allow-shrink"],
+    run: (ctx) => runRefresh(ctx, { follow: false }),
+  },
+  sync: {
+    summary:
+      "Refresh from the change stream: only what changed since the stored position (--follow: keep lml_raw current)",
     usage:
-      "refresh [--source <mongodb-url|dump-dir>] [--database-url <url>] [--reports <dir>] [--allow-shrink]",
-    flags: [...COMMON, "source", "database-url", "reports", "concurrency", "allow-shrink"],
-    run: runRefresh,
+      "sync [--follow] [--source <mongodb-url>] [--database-url <url>] [--reports <dir>] [--allow-shrink]",
+    flags: [
+      ...COMMON,
+      "source",
+      "database-url",
+      "reports",
+      "concurrency",
+      "follow",
+      "allow-shrink",
+    ],
+    run: (ctx) => runRefresh(ctx, { follow: ctx.flags.follow ?? false }),
   },
   plan: {
     summary: "Show the SQL files in run order, what changed since the last run, and the graph",
@@ -438,23 +457,38 @@ async function runPlan(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function runRefresh(ctx: CommandContext): Promise<number> {
+/** `refresh --mode` and `sync [--follow]` (mode auto): see sync.ts. */
+async function runRefresh(ctx: CommandContext, options: { follow: boolean }): Promise<number> {
   const config = await ctx.config();
   const source = sourceFlag(ctx.flags);
-  return await withDatabase(ctx, async (sql, database) => {
-    const monitor = monitorOptions(ctx, "refresh");
-    const result = await monitorRun(sql, config, monitor, () =>
-      refresh(sql, config, {
-        source,
-        logger: ctx.logger,
-        reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
-        concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
-        lock: !database.isEmbedded,
-        runId: monitor.runId,
-        allowShrink: ctx.flags["allow-shrink"] === true,
-      }));
-    return exitCode(result, ctx.logger);
-  }, { application: "lml refresh" });
+  const mode = (ctx.flags.mode ?? "auto") as RefreshMode;
+  if (!REFRESH_MODES.includes(mode)) {
+    throw new UsageError(`--mode must be ${REFRESH_MODES.join(", ")}, not "${mode}"`);
+  }
+  const stop = new AbortController();
+  const signals = options.follow ? (["SIGINT", "SIGTERM"] as const) : [];
+  const onSignal = () => stop.abort();
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  try {
+    return await withDatabase(ctx, async (sql, database) => {
+      const monitor = monitorOptions(ctx, "refresh");
+      const result = await monitorRun(sql, config, monitor, () =>
+        refresh(sql, config, {
+          source,
+          mode,
+          logger: ctx.logger,
+          reportsDir: ctx.flags.reports ?? DEFAULTS.reportsDir,
+          concurrency: numberFlag(ctx.flags, "concurrency", DEFAULTS.concurrency) || 1,
+          lock: !database.isEmbedded,
+          runId: monitor.runId,
+          allowShrink: ctx.flags["allow-shrink"] === true,
+          ...(options.follow ? { follow: stop.signal } : {}),
+        }));
+      return exitCode(result, ctx.logger);
+    }, { application: "lml refresh" });
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  }
 }
 
 /** What a run needs for metrics.prom, alerts and retention afterwards (see lib/ops). */

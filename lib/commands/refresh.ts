@@ -1,7 +1,8 @@
 /**
  * The nightly refresh: extract every collection into staging tables, then, in ONE transaction,
  * swap them in, rebuild every schema and run the checks. Any failure leaves the previous raw
- * and normalized data exactly as they were. One refresh at a time per database.
+ * and normalized data exactly as they were. One refresh at a time per database. With a change
+ * stream position stored, mode auto reads only the changes since it instead (sync.ts).
  * @module
  */
 import {
@@ -34,9 +35,11 @@ import {
   startRun,
   withLogFile,
 } from "../core/mod.ts";
+import type postgres from "postgres";
 import type { ReportPaths } from "../report/mod.ts";
 import { graphMermaid, type PausePoint, runTransforms } from "../transform/mod.ts";
 import { extractionFailure, reportRun } from "./conclude.ts";
+import { follow, refreshByMode, type RefreshMode } from "./sync.ts";
 
 /** Options of {@linkcode refresh}. */
 export interface RefreshOptions {
@@ -62,6 +65,18 @@ export interface RefreshOptions {
   pauseAt?: (point: PausePoint) => Promise<void>;
   /** Accept collections that shrank beyond `volume_guard.max_shrink` (this run only). Default: false. */
   allowShrink?: boolean;
+  /**
+   * auto (incremental from the stored change stream position, else full), full or incremental
+   * (fails when no valid position is stored); see sync.ts. Default: "auto".
+   */
+  mode?: RefreshMode;
+  /**
+   * After a successful run, keep applying the source's changes to the raw tables (sync
+   * --follow) until this signal aborts, still holding the lock. Default: no following.
+   */
+  follow?: AbortSignal;
+  /** How long one change stream getMore waits before the stream counts as caught up, in ms. Default: 500. */
+  maxAwaitMs?: number;
 }
 
 /** Raised when another run holds the database (exit code 1). */
@@ -95,15 +110,30 @@ export async function refresh(
     const runDir = `${reportsDir}/runs/${runId}`;
     await Deno.mkdir(runDir, { recursive: true });
     using logger = withLogFile(options.logger ?? silentLogger, `${runDir}/refresh.log`);
-    const result = await run(sql, config, { ...options, runId, logger, runLock: lock });
-    return {
-      ...result,
-      reports: await reportRun(result, {
-        dir: reportsDir,
+    const result = await refreshByMode(sql, config, {
+      source: options.source,
+      runId,
+      logger,
+      runLock: lock,
+      retry: retryPolicy(options.retry, config.retry),
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
+      ...(options.maxAwaitMs === undefined ? {} : { maxAwaitMs: options.maxAwaitMs }),
+    }, (publish) => run(sql, config, { ...options, runId, logger, runLock: lock, publish }));
+    const reports = await reportRun(result, {
+      dir: reportsDir,
+      logger,
+      private: config.reports?.private,
+    });
+    if (options.follow && result.status === "succeeded") {
+      await follow(sql, config, {
+        source: options.source,
+        runId: newRunId(),
         logger,
-        private: config.reports?.private,
-      }),
-    };
+        signal: options.follow,
+        runLock: lock,
+      });
+    }
+    return { ...result, reports };
   }
 }
 
@@ -111,7 +141,13 @@ export async function refresh(
 async function run(
   sql: Sql,
   config: PipelineConfig,
-  options: RefreshOptions & { runId: string; logger: Logger; runLock: RunLock },
+  options: RefreshOptions & {
+    runId: string;
+    logger: Logger;
+    runLock: RunLock;
+    /** Writes made in the publishing transaction after the swap (the sync position). */
+    publish?: (tx: postgres.TransactionSql) => Promise<void>;
+  },
 ): Promise<RunResult> {
   const { runId, logger } = options;
   const all = config.collections.map((c) => c.name);
@@ -169,7 +205,10 @@ async function run(
       runId,
       logger,
       extract,
-      swapRaw: (tx) => swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all }),
+      swapRaw: async (tx) => {
+        await swapStagingTables(tx, { rawSchema: config.rawSchema, collections: all });
+        await options.publish?.(tx);
+      },
       lock: options.runLock,
       ...(options.pauseAt ? { pauseAt: options.pauseAt } : {}),
       retry,

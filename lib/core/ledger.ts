@@ -1,7 +1,7 @@
 /**
  * The run ledger in the meta schema (default lml_meta): runs, files run, check results, the
- * extraction log, the alerts sent and the retries. Created on first use; never dropped but by
- * `reset`.
+ * extraction log, the alerts sent and the retries (and, from sync_ledger.ts, the change stream
+ * position). Created on first use; never dropped but by `reset`.
  * @module
  */
 import type postgres from "postgres";
@@ -11,6 +11,7 @@ import { hex } from "./hash.ts";
 import { recordRetries } from "./retry.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { redactText } from "./redact.ts";
+import { syncMetaStatements } from "./sync_ledger.ts";
 import type { RunResult } from "./result.ts";
 
 const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
@@ -128,6 +129,8 @@ export async function ensureMeta(sql: Sql, metaSchema = "lml_meta"): Promise<voi
       );
       comment on table ${m}.owned_schemas is 'Schemas this toolkit created and may replace or drop: published (raw, helpers, one per collection), staging, and retired ones (the previous data of a run, dropped once it committed). Any other schema is never touched.';
     `);
+    // Incremental sync: the change stream position and the events applied (sync_ledger.ts).
+    await tx.unsafe(syncMetaStatements(m));
   });
 }
 

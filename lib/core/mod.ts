@@ -57,6 +57,7 @@ export {
   newRunResult,
   type RunResult,
   type Severity,
+  type SyncSummary,
   type TableCount,
 } from "./result.ts";
 export {
@@ -102,3 +103,11 @@ export {
   STAGING_SCHEMA,
   type StatementRun,
 } from "./publish.ts";
+export {
+  forgetPositions,
+  loadPosition,
+  recordSyncEvents,
+  savePosition,
+  type SyncEventCount,
+  type SyncPosition,
+} from "./sync_ledger.ts";

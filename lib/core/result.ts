@@ -6,6 +6,7 @@
 
 import type { RetryEvent } from "./retry.ts";
 import type { SourceReads } from "./source_reads.ts";
+import type { SyncEventCount } from "./sync_ledger.ts";
 
 /** Severity of a check: `error` fails the run, `warn` only reports. */
 export type Severity = "error" | "warn";
@@ -114,6 +115,22 @@ export interface RunResult {
   retries?: RetryEvent[];
   /** How the source was read (refresh runs). */
   sourceReads?: SourceReads;
+  /** Why a refresh fell back to a full one (its change stream position was lost), when it did. */
+  fallback?: string;
+  /** Full or incremental, and the change events applied (refresh runs). */
+  sync?: SyncSummary;
+}
+
+/** How a refresh used the source's change stream. */
+export interface SyncSummary {
+  /** "full": every document read; "incremental": the changes since the stored position. */
+  mode: "full" | "incremental";
+  /** Whether a position was stored with the data (false: no change stream; the next run is full). */
+  positionStored: boolean;
+  /** Events applied per collection and operation type (incremental runs). */
+  events: SyncEventCount[];
+  /** Events skipped: collections outside the config, or no document change. */
+  skipped: number;
 }
 
 /**

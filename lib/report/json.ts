@@ -5,6 +5,7 @@
 import type { RunResult } from "../core/mod.ts";
 import { retriesJson } from "./retries.ts";
 import { driftJson } from "./drift.ts";
+import { syncJson } from "./sync.ts";
 
 /** The report.json object (format "lml-report/1"). */
 export function renderJson(result: RunResult): Record<string, unknown> {
@@ -26,6 +27,7 @@ export function renderJson(result: RunResult): Record<string, unknown> {
     extract: result.extract.map((e) => ({ ...e, seconds: round(e.seconds) })),
     ...retriesJson(result),
     ...driftJson(result),
+    ...syncJson(result),
     graph: result.graph,
   };
 }

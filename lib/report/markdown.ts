@@ -4,6 +4,7 @@
  */
 import { retriesMarkdown } from "./retries.ts";
 import { driftMarkdown } from "./drift.ts";
+import { syncMarkdown } from "./sync.ts";
 import { type RunResult, truncate } from "../core/mod.ts";
 import { markdownCode, markdownFence, markdownInline } from "./markdown_text.ts";
 
@@ -57,6 +58,7 @@ export function renderMarkdown(result: RunResult): string {
     }`,
     "",
   );
+  out.push(...syncMarkdown(result));
   if (result.error && result.failedChecks.length === 0) {
     out.push("## Error", "", ...markdownFence(result.error.message), "");
     const hint = (result.error as { hint?: unknown }).hint;

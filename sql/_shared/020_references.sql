@@ -47,8 +47,11 @@ begin
       and not exists (
         select from lml_users.main as m where m.user_id = r.user_id and not m.is_ghost
       )
+    -- The remaining columns break the last ties, so the winner never depends on the physical
+    -- row order (an incremental sync moves upserted rows; it must build what a full refresh does).
     order by r.user_id, coalesce(r.seen_at, '-infinity') desc,
-      r.username collate "C" desc nulls last
+      r.username collate "C" desc nulls last, r.first_name collate "C" desc nulls last,
+      r.last_name collate "C" desc nulls last, r.email collate "C" desc nulls last
     on conflict (user_id) do update set
       username = excluded.username,
       first_name = excluded.first_name,
@@ -72,7 +75,8 @@ begin
     select distinct on (c.area_id) c.area_id, c.name, c.code, c.seen_at
     from %s as c
     where c.area_id is not null
-    order by c.area_id, coalesce(c.seen_at, '-infinity') desc, c.name collate "C" desc nulls last
+    order by c.area_id, coalesce(c.seen_at, '-infinity') desc, c.name collate "C" desc nulls last,
+      c.code collate "C" desc nulls last -- last tie: independent of the physical row order
     on conflict (area_id) do update set
       name = excluded.name,
       code = coalesce(excluded.code, a.code),
@@ -93,7 +97,8 @@ begin
     select distinct on (c.role_id) c.role_id, c.name, c.description, c.seen_at
     from %s as c
     where c.role_id is not null
-    order by c.role_id, coalesce(c.seen_at, '-infinity') desc, c.name collate "C" desc nulls last
+    order by c.role_id, coalesce(c.seen_at, '-infinity') desc, c.name collate "C" desc nulls last,
+      c.description collate "C" desc nulls last -- last tie: independent of the physical row order
     on conflict (role_id) do update set
       name = excluded.name,
       description = coalesce(excluded.description, r.description),

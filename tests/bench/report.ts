@@ -3,6 +3,7 @@
  * the target verdicts, the printed table and the shape of `reports/bench.json`.
  * @module
  */
+import type { SyncBench } from "./sync.ts";
 
 /** Median and spread of repeated measurements. */
 export interface Summary {
@@ -150,6 +151,8 @@ export interface BenchReport {
   scales: ScaleResult[];
   /** Extraction through the official MongoDB driver (stage "driver"). */
   driver?: ProcessStage & { source: string; scale: number };
+  /** An incremental refresh against a full one (stage "sync", ./sync.ts). */
+  sync?: SyncBench;
   /** How time and peak memory grow between the smallest and largest measured scale. */
   scaling: string[];
   /** Target verdicts. */

@@ -1,11 +1,13 @@
 /**
  * BENCHMARK: `deno task bench [--scales 1,4] [--runs 3] [--stages extract,floor,transform,
- * refresh,driver] [--database lml_bench] [--seed 1] [--driver-scale 0.1] [--quick]`.
+ * refresh,driver,sync] [--database lml_bench] [--seed 1] [--driver-scale 0.1] [--sync-scale 1]
+ * [--sync-fraction 0.01] [--quick]`.
  *
  * Generates (and caches under tests/bench/cache/) mesa4core dumps, then measures at each scale,
  * each stage in a fresh process and several times: extract+load, the psql `\copy` floor of the
  * same rows, transform + assert, the refresh end to end; and extraction through the MongoDB
- * driver (MONGO_BENCH_URL, else the in-process test server). Prints a table and writes
+ * driver (MONGO_BENCH_URL, else the in-process test server); and an incremental refresh
+ * against a full one with 1% of the documents changed (./sync.ts). Prints a table and writes
  * reports/bench.json. The database `--database` is created on the server at BENCH_DATABASE_URL
  * (default postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end.
  * @module
@@ -35,8 +37,9 @@ import {
   runChild,
   runFloor,
 } from "./stages.ts";
+import { measureSync, renderSync, type SyncBench } from "./sync.ts";
 
-const STAGES = ["extract", "floor", "transform", "refresh", "driver"] as const;
+const STAGES = ["extract", "floor", "transform", "refresh", "driver", "sync"] as const;
 const FLOOR_SCHEMA = "bench_floor";
 const REPORT = new URL("../../reports/bench.json", import.meta.url).pathname;
 
@@ -54,6 +57,8 @@ function parseOptions(args: string[]) {
       stages: { type: "string", default: STAGES.join(",") },
       seed: { type: "string", default: "1" },
       "driver-scale": { type: "string", default: "0.1" },
+      "sync-scale": { type: "string", default: "1" },
+      "sync-fraction": { type: "string", default: "0.01" },
       quick: { type: "boolean", default: false },
     },
   });
@@ -77,6 +82,8 @@ function parseOptions(args: string[]) {
     stages,
     seed: Math.round(Number(values.seed)),
     driverScale: values.quick ? 0.02 : numbers(values["driver-scale"], "driver-scale")[0]!,
+    syncScale: values.quick ? 0.02 : numbers(values["sync-scale"], "sync-scale")[0]!,
+    syncFraction: numbers(values["sync-fraction"], "sync-fraction")[0]!,
     quick: values.quick,
   };
 }
@@ -427,6 +434,7 @@ async function main(): Promise<void> {
     const ctx = { admin, url, collections };
     try {
       let driver: BenchReport["driver"];
+      let sync: SyncBench | undefined;
       const report = (): BenchReport => ({
         startedAt,
         finishedAt: new Date().toISOString(),
@@ -440,6 +448,7 @@ async function main(): Promise<void> {
         },
         scales,
         ...(driver ? { driver } : {}),
+        ...(sync ? { sync } : {}),
         scaling: scalingStatement(scales),
         targets: targetVerdicts(scales),
       });
@@ -451,8 +460,18 @@ async function main(): Promise<void> {
         await write();
       }
       if (options.stages.includes("driver")) driver = await measureDriver(options, url);
+      if (options.stages.includes("sync")) {
+        await recreateDatabase(admin, options.database);
+        sync = await measureSync(url, config, {
+          scale: options.syncScale,
+          seed: options.seed,
+          fraction: options.syncFraction,
+          log,
+        });
+      }
       await write();
       console.log(renderTable(report()));
+      if (sync) console.log(`\n${renderSync(sync)}`);
       log(`wrote ${REPORT}`);
     } finally {
       await admin.unsafe(`drop database if exists ${quoteIdent(options.database)} with (force)`);

@@ -10,12 +10,16 @@
  * sorts, projections and aggregation pipelines go through mingo, except that
  * `_id` conditions and a sort on `_id` follow MongoDB's BSON order (type
  * brackets first, then values), as a resumed read depends on it. It is not a
- * database: no indexes, no updates, no transactions, no authentication.
+ * database: no indexes, no transactions, no authentication. Updates take a
+ * replacement document or `$set`/`$unset`.
  *
  * It can pose as a one-member replica set (`replicaSet`), primary or secondary,
  * taking snapshot reads (`readConcern: {level: "snapshot", atClusterTime}`): the
- * cluster time counts inserts, and a snapshot read sees the documents inserted
- * up to its time. Faults can be injected: death of every connection (for good
+ * cluster time counts writes, and a snapshot read sees the documents inserted
+ * up to its time (updates and deletes are not versioned). As a replica set it
+ * keeps an oplog of its writes and serves change streams from it (see
+ * ./mongo_oplog.ts); {@link MongoTestServer.expireHistory} makes positions
+ * expire. Faults can be injected: death of every connection (for good
  * or for a while), one error reply, a held reply.
  *
  * Never import this from product code.
@@ -30,6 +34,15 @@
  */
 import * as BSON from "bson";
 import { aggregate as mingoAggregate, find as mingoFind, Query } from "mingo";
+import {
+  type ChangeStreamState,
+  clusterTime,
+  nextEvents,
+  openChangeStream,
+  Oplog,
+  type OplogEntry,
+  StreamFailure,
+} from "./mongo_oplog.ts";
 
 /** Options for {@link startMongoTestServer}. */
 export interface MongoTestServerOptions {
@@ -116,6 +129,14 @@ export interface MongoTestServer extends AsyncDisposable {
   readonly cursorRequests: readonly CursorRequest[];
   /** Documents sent by finds and getMores of `database.collection` so far. */
   sentDocuments(database: string, collection: string): number;
+  /**
+   * Forgets the oplog up to now, as a rolled-over oplog does: a change stream resumed from an
+   * earlier position fails with ChangeStreamHistoryLost (286), and so does the next getMore of
+   * an open stream that has not read past it.
+   */
+  expireHistory(): void;
+  /** The cluster time of the last write. */
+  readonly operationTime: BSON.Timestamp;
   /** Stops listening, closes every client connection and cancels timers. Idempotent. */
   close(): Promise<void>;
 }
@@ -144,12 +165,6 @@ const UTF8_DECODER = new TextDecoder();
 const NOT_PRIMARY_CODES = new Set([189, 10107, 11602, 13435, 13436]);
 /** electionId of a replica-set primary. */
 const ELECTION_ID = new BSON.ObjectId("7fffffff0000000000000001");
-/** Seconds part of every cluster time (the increment counts inserts). */
-const CLUSTER_SECONDS = 1_700_000_000;
-
-function clusterTime(inserts: number): BSON.Timestamp {
-  return new BSON.Timestamp({ t: CLUSTER_SECONDS, i: inserts });
-}
 
 /** A fault waiting for its batch: an error reply, or a held reply. */
 interface Injection {
@@ -527,6 +542,28 @@ function mentionsId(filter: BSON.Document): boolean {
 }
 
 /** Matches `doc` against `filter`: `_id` in MongoDB's order, every other field through mingo. */
+/**
+ * The documents a filter on `_id` alone selects (`{_id: v}` or `{_id: {$in: [...]}}`, values
+ * other than numbers), by key lookup instead of a comparison per document; undefined for any
+ * other filter.
+ */
+function selectById(filter: BSON.Document, stored: StoredDocument[]): StoredDocument[] | undefined {
+  const keys = Object.keys(filter);
+  if (keys.length !== 1 || keys[0] !== "_id") return undefined;
+  const condition = filter._id;
+  const values: unknown[] = isOperatorObject(condition)
+    ? (Object.keys(condition).length === 1 && Array.isArray(condition.$in) ? condition.$in : [])
+    : [condition];
+  if (values.length === 0) return undefined;
+  const wanted = new Set<string>();
+  for (const value of values) {
+    const raw = rawValueOf(value);
+    if (typeBracket(raw.type) === 10) return undefined; // numbers match across types
+    wanted.add(hex(new Uint8Array([raw.type])) + hex(raw.bytes));
+  }
+  return stored.filter((doc) => wanted.has(doc.idKey));
+}
+
 function matchesFilter(filter: BSON.Document, doc: StoredDocument): boolean {
   return Object.entries(filter).every(([key, value]) => {
     switch (key) {
@@ -731,6 +768,8 @@ class MessageReader {
 interface ServerCursor {
   ns: string;
   remaining: Uint8Array[];
+  /** Set for a change stream cursor (tailable: it stays open until invalidated). */
+  stream?: ChangeStreamState;
 }
 
 interface Connection {
@@ -775,8 +814,9 @@ class TestServer implements MongoTestServer {
   #replicaSet: string | undefined;
   #secondary: boolean;
   #me: string;
-  /** Cluster time: the number of documents inserted so far. */
+  /** Cluster time: the number of writes so far. */
   #clock = 0;
+  #oplog = new Oplog();
   #injections: Injection[] = [];
   #release: (() => void) | undefined;
   #cursorRequests: CursorRequest[] = [];
@@ -823,8 +863,43 @@ class TestServer implements MongoTestServer {
       }
       seen.add(doc.idKey);
     }
-    for (const doc of prepared) doc.insertedAt = ++this.#clock;
+    for (const doc of prepared) {
+      doc.insertedAt = ++this.#clock;
+      this.#log("insert", database, collection, doc);
+    }
     stored.push(...prepared);
+  }
+
+  expireHistory(): void {
+    this.#oplog.expire(this.#clock);
+  }
+
+  get operationTime(): BSON.Timestamp {
+    return clusterTime(this.#clock);
+  }
+
+  /** Appends a document write to the oplog at the current clock. */
+  #log(
+    operationType: "insert" | "update" | "replace" | "delete",
+    db: string,
+    coll: string,
+    doc: StoredDocument,
+    updateDescription?: BSON.Document,
+  ): void {
+    const entry: OplogEntry = {
+      clock: this.#clock,
+      operationType,
+      db,
+      coll,
+      documentKey: rawDocument([concat([
+        new Uint8Array([doc.id.type]),
+        UTF8.encode("_id\0"),
+        doc.id.bytes,
+      ])]),
+    };
+    if (operationType === "insert" || operationType === "replace") entry.document = doc.raw;
+    if (updateDescription) entry.updateDescription = updateDescription;
+    this.#oplog.append(entry);
   }
 
   documents(database: string, collection: string): Uint8Array[] {
@@ -865,6 +940,7 @@ class TestServer implements MongoTestServer {
     if (this.#closed) return;
     this.#closed = true;
     this.resume();
+    this.#oplog.wakeAll();
     clearTimeout(this.#reviveTimer);
     try {
       this.#listener.close();
@@ -1065,10 +1141,18 @@ class TestServer implements MongoTestServer {
       case "drop":
         return this.#dropCollection(db, body);
       case "dropDatabase":
+        for (const coll of this.#databases.get(db)?.keys() ?? []) {
+          this.#oplog.append({ clock: ++this.#clock, operationType: "drop", db, coll });
+        }
+        this.#oplog.append({ clock: ++this.#clock, operationType: "dropDatabase", db });
         this.#databases.delete(db);
         return ok({ dropped: db });
+      case "renameCollection":
+        return this.#rename(body);
       case "insert":
         return this.#insert(db, request);
+      case "update":
+        return this.#update(db, request);
       case "delete":
         return this.#delete(db, request);
       case "find":
@@ -1171,6 +1255,9 @@ class TestServer implements MongoTestServer {
     const collections = this.#databases.get(db);
     const existed = collections?.delete(name) ?? false;
     if (collections && collections.size === 0) this.#databases.delete(db);
+    if (existed) {
+      this.#oplog.append({ clock: ++this.#clock, operationType: "drop", db, coll: name });
+    }
     return ok(existed ? { nIndexesWas: 1, ns: `${db}.${name}` } : {});
   }
 
@@ -1208,6 +1295,7 @@ class TestServer implements MongoTestServer {
       seen.add(doc.idKey);
       doc.insertedAt = ++this.#clock;
       stored.push(doc);
+      this.#log("insert", db, name, doc);
       n += 1;
     }
     return ok(writeErrors.length > 0 ? { n, writeErrors } : { n });
@@ -1225,6 +1313,11 @@ class TestServer implements MongoTestServer {
       const matches = mingoFind(stored.map((doc) => doc.value), spec.q ?? {}).all();
       const doomed = new Set(Number(spec.limit ?? 0) === 1 ? matches.slice(0, 1) : matches);
       const kept = stored.filter((doc) => !doomed.has(doc.value));
+      for (const doc of stored) {
+        if (!doomed.has(doc.value)) continue;
+        this.#clock += 1;
+        this.#log("delete", db, name, doc);
+      }
       n += stored.length - kept.length;
       stored.splice(0, stored.length, ...kept);
     }
@@ -1248,7 +1341,9 @@ class TestServer implements MongoTestServer {
     let stored = this.#collection(db, name, false) ?? [];
     if (snapshot !== undefined) stored = stored.filter((doc) => doc.insertedAt <= snapshot);
     const filter: BSON.Document = body.filter ?? {};
-    if (mentionsId(filter)) stored = stored.filter((doc) => matchesFilter(filter, doc));
+    if (mentionsId(filter)) {
+      stored = selectById(filter, stored) ?? stored.filter((doc) => matchesFilter(filter, doc));
+    }
     const sortKeys = Object.keys(body.sort ?? {});
     const byId = sortKeys.length === 1 && sortKeys[0] === "_id";
     if (byId) {
@@ -1298,6 +1393,8 @@ class TestServer implements MongoTestServer {
 
   async #getMore(body: BSON.Document): Promise<Uint8Array> {
     const id = Number(body.getMore);
+    const stream = this.#cursors.get(id)?.stream;
+    if (stream) return await this.#streamMore(id, stream, body);
     const request: CursorRequest = { command: "getMore", ns: "", documents: 0 };
     this.#cursorRequests.push(request);
     let cursor = this.#cursors.get(id);
@@ -1334,6 +1431,8 @@ class TestServer implements MongoTestServer {
   }
 
   #aggregate(db: string, body: BSON.Document): Uint8Array {
+    const stages = (body.pipeline ?? []) as BSON.Document[];
+    if (stages[0]?.$changeStream !== undefined) return this.#watch(db, body);
     const name = collectionName(body, "aggregate");
     const stored = this.#collection(db, name, false) ?? [];
     const byValue = new Map(stored.map((doc) => [doc.value, doc.raw]));
@@ -1341,6 +1440,172 @@ class TestServer implements MongoTestServer {
     const results = mingoAggregate(stored.map((doc) => doc.value), pipeline) as BSON.Document[];
     const raws = results.map((value) => byValue.get(value) ?? BSON.serialize(value));
     return this.#cursorReply(`${db}.${name}`, raws, { batchSize: body.cursor?.batchSize });
+  }
+
+  /**
+   * Opens a change stream (`aggregate: 1` watches the database, `aggregate: <name>` one
+   * collection); only a replica set has an oplog to serve it from, as with mongod.
+   */
+  #watch(db: string, body: BSON.Document): Uint8Array {
+    if (this.#replicaSet === undefined) {
+      throw new CommandFailure(
+        "The $changeStream stage is only supported on replica sets",
+        40573,
+        "Location40573",
+      );
+    }
+    const coll = body.aggregate === 1 ? undefined : collectionName(body, "aggregate");
+    const stream = this.#streamCall(() =>
+      openChangeStream(this.#oplog, {
+        db,
+        coll,
+        pipeline: body.pipeline as BSON.Document[],
+        now: this.#clock,
+      })
+    );
+    const ns = `${db}.${coll ?? "$cmd.aggregate"}`;
+    const batch = this.#streamCall(() =>
+      nextEvents(this.#oplog, stream, {
+        batchSize: Number(body.cursor?.batchSize ?? DEFAULT_FIRST_BATCH),
+        lookup: (d, c, key) => this.#lookup(d, c, key),
+        now: this.#clock,
+      })
+    );
+    const id = stream.invalidated ? 0 : this.#nextCursorId++;
+    if (id) this.#cursors.set(id, { ns, remaining: [], stream });
+    return streamReply("firstBatch", batch.events, id, ns, batch.postBatchResumeToken);
+  }
+
+  /** A getMore of a change stream: waits up to maxTimeMS (awaitData, at most 1 s) for an event. */
+  async #streamMore(id: number, stream: ChangeStreamState, body: BSON.Document) {
+    const cursor = this.#cursors.get(id)!;
+    const read = () =>
+      this.#streamCall(() =>
+        nextEvents(this.#oplog, stream, {
+          batchSize: Number(body.batchSize ?? 0) || Infinity,
+          lookup: (d, c, key) => this.#lookup(d, c, key),
+          now: this.#clock,
+        })
+      );
+    let batch = read();
+    if (batch.events.length === 0 && !this.#closed) {
+      await this.#oplog.wait(Math.min(Number(body.maxTimeMS ?? 1000), 1000));
+      batch = read();
+    }
+    if (stream.invalidated) this.#cursors.delete(id);
+    const cursorId = stream.invalidated ? 0 : id;
+    return streamReply("nextBatch", batch.events, cursorId, cursor.ns, batch.postBatchResumeToken);
+  }
+
+  /** Runs `fn`, turning a StreamFailure into the command failure it stands for. */
+  #streamCall<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof StreamFailure) {
+        throw new CommandFailure(error.message, error.code, error.codeName);
+      }
+      throw error;
+    }
+  }
+
+  /** The current raw BSON of the document with raw `{_id}` `key`, for updateLookup. */
+  #lookup(db: string, coll: string, key: Uint8Array): Uint8Array | undefined {
+    const idKey =
+      [...rawElements(key)].map((el) =>
+        hex(new Uint8Array([el.type])) + hex(key.subarray(el.valueStart, el.end))
+      )[0];
+    return this.#collection(db, coll, false)?.find((doc) => doc.idKey === idKey)?.raw;
+  }
+
+  /** `renameCollection: "<db>.<from>", to: "<db>.<to>"` (admin command). */
+  #rename(body: BSON.Document): Uint8Array {
+    const [fromDb, ...fromRest] = String(body.renameCollection).split(".");
+    const [toDb, ...toRest] = String(body.to).split(".");
+    const from = fromRest.join(".");
+    const to = toRest.join(".");
+    const source = this.#databases.get(fromDb!)?.get(from);
+    if (!source) {
+      throw new CommandFailure(
+        `Source collection ${body.renameCollection} does not exist`,
+        26,
+        "NamespaceNotFound",
+      );
+    }
+    if (this.#collection(toDb!, to, false) && !body.dropTarget) {
+      throw new CommandFailure("target namespace exists", 48, "NamespaceExists");
+    }
+    this.#databases.get(fromDb!)!.delete(from);
+    this.#collection(toDb!, to, true)!.splice(0, Infinity, ...source);
+    this.#oplog.append({
+      clock: ++this.#clock,
+      operationType: "rename",
+      db: fromDb!,
+      coll: from,
+      to: { db: toDb!, coll: to },
+    });
+    return ok({});
+  }
+
+  /**
+   * `update`: each statement's `u` is a replacement document or `$set`/`$unset` operators
+   * (dotted paths), `multi` and `upsert` as mongod takes them; values keep their BSON types.
+   */
+  #update(db: string, request: Request): Uint8Array {
+    const name = collectionName(request.body, "update");
+    const exact = { promoteValues: false, validation: { utf8: false } } as const;
+    const specs: BSON.Document[] =
+      request.sequences.get("updates")?.map((raw) => BSON.deserialize(raw, exact)) ??
+        BSON.deserialize(request.rawBody, exact).updates ?? [];
+    const stored = this.#collection(db, name, true)!;
+    let n = 0;
+    let nModified = 0;
+    const upserted: BSON.Document[] = [];
+    for (const [index, spec] of specs.entries()) {
+      const q = BSON.deserialize(BSON.serialize(spec.q ?? {})) as BSON.Document;
+      const u = spec.u as BSON.Document;
+      if (Array.isArray(u)) {
+        throw new CommandFailure("update pipelines are not supported", 2, "BadValue");
+      }
+      const isReplacement = !Object.keys(u).some((k) => k.startsWith("$"));
+      let matches = selectById(q, stored) ?? stored.filter((doc) => matchesFilter(q, doc));
+      if (!spec.multi) matches = matches.slice(0, 1);
+      for (const doc of matches) {
+        const before = BSON.deserialize(doc.raw, exact);
+        const after = isReplacement
+          ? { _id: before._id, ...withoutId(u) }
+          : applyOperators(before, u);
+        const raw = BSON.serialize(after);
+        n += 1;
+        if (compareBytes(raw, doc.raw) === 0) continue;
+        nModified += 1;
+        Object.assign(doc, this.#prepare(raw), { insertedAt: doc.insertedAt });
+        this.#clock += 1;
+        this.#log(
+          isReplacement ? "replace" : "update",
+          db,
+          name,
+          doc,
+          isReplacement ? undefined : {
+            updatedFields: u.$set ?? {},
+            removedFields: Object.keys(u.$unset ?? {}),
+            truncatedArrays: [],
+          },
+        );
+      }
+      if (matches.length === 0 && spec.upsert) {
+        const base: BSON.Document = q._id === undefined ? {} : { _id: spec.q._id };
+        const doc = this.#prepare(BSON.serialize(
+          isReplacement ? { ...base, ...u } : applyOperators(base, u),
+        ));
+        doc.insertedAt = ++this.#clock;
+        stored.push(doc);
+        this.#log("insert", db, name, doc);
+        upserted.push({ index, _id: doc.value._id });
+        n += 1;
+      }
+    }
+    return ok(upserted.length > 0 ? { n, nModified, upserted } : { n, nModified });
   }
 
   /** Builds a {cursor: {firstBatch, id, ns}} reply and keeps the rest for getMore. */
@@ -1396,6 +1661,55 @@ function cursorDocument(
     ...extra,
   ]);
   return rawDocument([rawElement(0x03, "cursor", cursor), element("ok", 1)]);
+}
+
+/** A change stream batch: events, cursor id, ns and the post-batch resume token. */
+function streamReply(
+  field: "firstBatch" | "nextBatch",
+  events: Uint8Array[],
+  id: number,
+  ns: string,
+  postBatchResumeToken: BSON.Document,
+): Uint8Array {
+  return cursorDocument(field, events, id, ns, [
+    element("postBatchResumeToken", postBatchResumeToken),
+  ]);
+}
+
+/** `doc` without `_id`. */
+function withoutId(doc: BSON.Document): BSON.Document {
+  const { _id: _, ...rest } = doc;
+  return rest;
+}
+
+/** `doc` after `$set` and `$unset` (dotted paths into sub-documents). */
+function applyOperators(doc: BSON.Document, update: BSON.Document): BSON.Document {
+  for (const op of Object.keys(update)) {
+    if (op !== "$set" && op !== "$unset") {
+      throw new CommandFailure(`update operator ${op} is not supported`, 9, "FailedToParse");
+    }
+  }
+  const walk = (path: string, create: boolean): [BSON.Document, string] | undefined => {
+    const keys = path.split(".");
+    let at = doc;
+    for (const key of keys.slice(0, -1)) {
+      if (at[key] === undefined || at[key] === null) {
+        if (!create) return undefined;
+        at[key] = {};
+      }
+      at = at[key] as BSON.Document;
+    }
+    return [at, keys.at(-1)!];
+  };
+  for (const [path, value] of Object.entries(update.$set ?? {})) {
+    const [at, key] = walk(path, true)!;
+    at[key] = value;
+  }
+  for (const path of Object.keys(update.$unset ?? {})) {
+    const found = walk(path, false);
+    if (found) delete found[0][found[1]];
+  }
+  return doc;
 }
 
 function ok(fields: BSON.Document): Uint8Array {
