@@ -9,7 +9,6 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { loadConfig, type PipelineConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
 import { STAGING_SCHEMA } from "../../../lib/core/publish.ts";
@@ -19,6 +18,7 @@ import { generateSample, insertSample, type Manifest } from "../../../lib/sample
 import { schemaChecksums } from "../../support/checksum.ts";
 import { freshDatabase, needsRealServer, type TestDatabase } from "../../support/db.ts";
 import { assertManifestFigures } from "../../support/manifest_figures.ts";
+import { holdSchema } from "../../support/locks.ts";
 import { MONGO_TEST_URL, openTestMongo } from "../../support/mongo.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -210,43 +210,6 @@ function spawnRefresh(url: string, source: string, reportsDir: string) {
       );
     },
   };
-}
-
-/**
- * Holds an uncommitted change of schema `schema` (a grant) from its own session until
- * disposed, so a refresh retiring that schema waits inside its transaction: a deterministic
- * point to strike. (A reader of its tables would not hold the refresh up.)
- */
-async function holdSchema(
-  url: string,
-  schema: string,
-): Promise<{ pid: number; release(): Promise<void> } & AsyncDisposable> {
-  const sql = postgres(url, {
-    max: 1,
-    onnotice: () => {},
-    connection: { application_name: "lml test lock" },
-  });
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
-  const { promise: locked, resolve: gotLock, reject: failed } = Promise.withResolvers<number>();
-  const transaction = sql.begin(async (tx) => {
-    const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    await tx`grant usage on schema ${tx(schema)} to public`;
-    gotLock(row!.pid);
-    await released;
-    throw new Error("rolled back");
-  }).catch((error) => {
-    if ((error as Error).message !== "rolled back") failed(error);
-  });
-  const pid = await locked;
-  let ended: Promise<void> | undefined;
-  const end = () =>
-    ended ??= (async () => {
-      release();
-      await transaction;
-      await sql.end({ timeout: 5 });
-    })();
-  return { pid, release: end, [Symbol.asyncDispose]: end };
 }
 
 /** The pid and statement of the session waiting for `blockerPid`'s lock. */

@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import * as BSON from "bson";
 import { type Db, MongoClient } from "mongodb";
-import postgres from "postgres";
 import { loadConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
 import { createLogger } from "../../../lib/core/log.ts";
@@ -22,6 +21,7 @@ import { schemaChecksums } from "../../support/checksum.ts";
 import { freshDatabase, needsRealServer, type TestDatabase } from "../../support/db.ts";
 import { httpSink } from "../../support/http_sink.ts";
 import { cli } from "../../support/monitoring.ts";
+import { holdSchema } from "../../support/locks.ts";
 import { MONGO_TEST_URL, withDatabase } from "../../support/mongo.ts";
 import { type MongoTestServer, startMongoTestServer } from "../../support/mongo_server.ts";
 
@@ -319,30 +319,6 @@ Deno.test({
   },
 });
 
-/**
- * Holds ACCESS SHARE on `schema.table` from its own session until disposed, so a sync
- * rebuilding that schema waits inside its transaction: a deterministic point to strike.
- */
-async function holdTable(url: string, schema: string, table: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
-  const { promise: locked, resolve: gotLock } = Promise.withResolvers<void>();
-  const transaction = sql.begin(async (tx) => {
-    await tx`lock table ${tx(schema)}.${tx(table)} in access share mode`;
-    gotLock();
-    await released;
-  });
-  await locked;
-  return {
-    async [Symbol.asyncDispose]() {
-      release();
-      await transaction;
-      await sql.end({ timeout: 5 });
-    },
-  };
-}
-
 /** Polls `probe` every 50 ms until truthy; fails after 60 s. */
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
   const deadline = Date.now() + 60_000;
@@ -378,7 +354,7 @@ Deno.test({
     const position = await storedPosition(db.sql);
 
     {
-      await using _held = await holdTable(db.url, "lml_processes", "main");
+      await using _held = await holdSchema(db.url, "lml_processes");
       const child = new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -437,7 +413,7 @@ Deno.test({
     await new Mutator(mongo.db, 50).run(5);
     let first: Promise<RefreshResult>;
     {
-      await using _held = await holdTable(db.url, "lml_processes", "main");
+      await using _held = await holdSchema(db.url, "lml_processes");
       first = refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path, lockTimeoutMs: 60_000 });
       await waitFor(
         "the first sync to wait inside its transaction",
