@@ -564,3 +564,23 @@ Deno.test("extractCollections() works on a pool of a single connection", async (
     await single.end();
   }
 });
+
+Deno.test("extractCollections() keeps others' views and grants on a raw table it replaces", async () => {
+  await using dump = await tempDump();
+  await using db = await freshDatabase();
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, bsonFile(manyDocs(3, "u")));
+  await extractCollections(db.sql, config, { source: dump.dir, select: [USERS] });
+  await db.sql.unsafe(`
+    create schema reporting;
+    create view reporting.user_ids as select _id from lml_raw.${USERS};
+    comment on table lml_raw.${USERS} is 'kept by the analysts';
+    grant select on lml_raw.${USERS} to public;`);
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, bsonFile(manyDocs(5, "v")));
+  const [result] = await extractCollections(db.sql, config, { source: dump.dir, select: [USERS] });
+  assert.equal(result?.status, "succeeded", result?.error);
+  const [row] = await db.sql`
+    select (select count(*)::int from reporting.user_ids) as n,
+           has_table_privilege('public', ${`lml_raw.${USERS}`}, 'select') as granted,
+           (select count(*)::int from pg_namespace where nspname like 'lml\\_retired\\_%') as retired`;
+  assert.deepEqual({ ...row }, { n: 5, granted: true, retired: 0 });
+});
