@@ -232,9 +232,14 @@ async function stageCollection(
 
 /**
  * Refuses raw or staging schemas the toolkit did not create, drops the previous data of
- * earlier runs, and creates the staging schema, marked as the toolkit's own.
+ * earlier runs, and creates the staging schema (and the raw one, for an extract that publishes
+ * collection by collection), marked as the toolkit's own.
  */
-async function prepareSchemas(sql: Sql, config: PipelineConfig): Promise<void> {
+async function prepareSchemas(
+  sql: Sql,
+  config: PipelineConfig,
+  options: { raw: boolean },
+): Promise<void> {
   await guardSchemas(sql, [config.rawSchema, STAGING_SCHEMA], {
     ...config,
     file: displayPath(config.file),
@@ -242,6 +247,10 @@ async function prepareSchemas(sql: Sql, config: PipelineConfig): Promise<void> {
   await dropRetired(sql, { metaSchema: config.metaSchema });
   await sql`create schema if not exists ${sql(STAGING_SCHEMA)}`;
   await markSchemas(sql, [STAGING_SCHEMA], { metaSchema: config.metaSchema, role: "staging" });
+  if (!options.raw) return;
+  // Created here, once: collections published at once would race to create it.
+  await sql`create schema if not exists ${sql(config.rawSchema)}`;
+  await markSchemas(sql, [config.rawSchema], { metaSchema: config.metaSchema });
 }
 
 /**
@@ -293,8 +302,6 @@ async function switchCollection(
     });
     const state = await captureSchema(tx, raw);
     state.relations = state.relations.filter((r) => r.name === collection);
-    await tx`create schema if not exists ${tx(raw)}`;
-    await markSchemas(tx, [raw], { metaSchema: config.metaSchema });
     if (state.relations.length > 0) {
       await tx`create schema ${tx(retired)}`;
       await tx`insert into ${meta}.owned_schemas (schema_name, role) values (${retired}, 'retired')`;
@@ -376,7 +383,7 @@ async function run(
   const logger = options.logger ?? silentLogger;
   const names = options.select ?? config.collections.map((c) => c.name);
   await ensureMeta(sql, config.metaSchema);
-  await prepareSchemas(sql, config);
+  await prepareSchemas(sql, config, { raw: swap });
   const retry = options.retry ?? config.retry;
   const retryLog = options.retryLog ?? new RetryLog(logger);
   return await withSource(config, options, async (source) => {
