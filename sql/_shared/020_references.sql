@@ -140,28 +140,39 @@ begin
     );
     comment on table %1$I.resolved_snapshots is
       'User snapshots without _id resolved by their username (else email), which matched exactly one user; their FK column holds that user.';
-    with candidates as (
-      select s.ctid as row_id, s.document_id, s.path, s.snapshot,
-        coalesce(
-          (select min(u.user_id) from lml_users.main as u
-           where not u.is_ghost and u.username = s.snapshot ->> 'username'
-           having count(*) = 1),
-          (select min(u.user_id) from lml_users.main as u
-           where not u.is_ghost and s.snapshot ->> 'username' is null
-             and u.email = lower(btrim(s.snapshot ->> 'email'))
-           having count(*) = 1)
-        ) as user_id
+    -- Real users by username and by email, kept only where the name or address is unique.
+    create temp table lml_snapshot_names as
+    select 'username' as kind, u.username as name, min(u.user_id) as user_id
+    from lml_users.main as u
+    where not u.is_ghost and u.username is not null
+    group by u.username
+    having count(*) = 1
+    union all
+    select 'email', u.email, min(u.user_id)
+    from lml_users.main as u
+    where not u.is_ghost and u.email is not null
+    group by u.email
+    having count(*) = 1;
+    with candidates as materialized (
+      select s.document_id, s.path, s.snapshot, coalesce(byname.user_id, byemail.user_id) as user_id
       from %1$I.unresolvable_snapshots as s
+      left join lml_snapshot_names as byname
+        on byname.kind = 'username' and byname.name = s.snapshot ->> 'username'
+      left join lml_snapshot_names as byemail
+        on byemail.kind = 'email' and s.snapshot ->> 'username' is null
+        and byemail.name = lower(btrim(s.snapshot ->> 'email'))
       where s.path in (select jsonb_object_keys(%2$L::jsonb))
         and jsonb_typeof(s.snapshot) = 'object'
+        and coalesce(byname.user_id, byemail.user_id) is not null
     ),
     moved as (
       delete from %1$I.unresolvable_snapshots as s
       using candidates as c
-      where s.ctid = c.row_id and c.user_id is not null
+      where s.document_id = c.document_id and s.path = c.path and s.snapshot = c.snapshot
       returning c.document_id, c.path, c.snapshot, c.user_id
     )
-    insert into %1$I.resolved_snapshots select * from moved
+    insert into %1$I.resolved_snapshots select * from moved;
+    drop table lml_snapshot_names
   $sql$, schema_name, columns);
   for snapshot_path, fk_column in select * from jsonb_each_text(columns) loop
     execute format(
