@@ -293,8 +293,6 @@ async function switchCollection(
     });
     const state = await captureSchema(tx, raw);
     state.relations = state.relations.filter((r) => r.name === collection);
-    await tx`create schema if not exists ${tx(raw)}`;
-    await markSchemas(tx, [raw], { metaSchema: config.metaSchema });
     if (state.relations.length > 0) {
       await tx`create schema ${tx(retired)}`;
       await tx`insert into ${meta}.owned_schemas (schema_name, role) values (${retired}, 'retired')`;
@@ -377,6 +375,11 @@ async function run(
   const names = options.select ?? config.collections.map((c) => c.name);
   await ensureMeta(sql, config.metaSchema);
   await prepareSchemas(sql, config);
+  if (swap) {
+    // Created here, once: collections switched in at once would race to create it.
+    await sql`create schema if not exists ${sql(config.rawSchema)}`;
+    await markSchemas(sql, [config.rawSchema], { metaSchema: config.metaSchema });
+  }
   const retry = options.retry ?? config.retry;
   const retryLog = options.retryLog ?? new RetryLog(logger);
   return await withSource(config, options, async (source) => {
