@@ -232,14 +232,9 @@ async function stageCollection(
 
 /**
  * Refuses raw or staging schemas the toolkit did not create, drops the previous data of
- * earlier runs, and creates the staging schema (and the raw one, for an extract that publishes
- * collection by collection), marked as the toolkit's own.
+ * earlier runs, and creates the staging schema, marked as the toolkit's own.
  */
-async function prepareSchemas(
-  sql: Sql,
-  config: PipelineConfig,
-  options: { raw: boolean },
-): Promise<void> {
+async function prepareSchemas(sql: Sql, config: PipelineConfig): Promise<void> {
   await guardSchemas(sql, [config.rawSchema, STAGING_SCHEMA], {
     ...config,
     file: displayPath(config.file),
@@ -247,10 +242,6 @@ async function prepareSchemas(
   await dropRetired(sql, { metaSchema: config.metaSchema });
   await sql`create schema if not exists ${sql(STAGING_SCHEMA)}`;
   await markSchemas(sql, [STAGING_SCHEMA], { metaSchema: config.metaSchema, role: "staging" });
-  if (!options.raw) return;
-  // Created here, once: collections published at once would race to create it.
-  await sql`create schema if not exists ${sql(config.rawSchema)}`;
-  await markSchemas(sql, [config.rawSchema], { metaSchema: config.metaSchema });
 }
 
 /**
@@ -383,7 +374,12 @@ async function run(
   const logger = options.logger ?? silentLogger;
   const names = options.select ?? config.collections.map((c) => c.name);
   await ensureMeta(sql, config.metaSchema);
-  await prepareSchemas(sql, config, { raw: swap });
+  await prepareSchemas(sql, config);
+  if (swap) {
+    // Created here, once: collections switched in at once would race to create it.
+    await sql`create schema if not exists ${sql(config.rawSchema)}`;
+    await markSchemas(sql, [config.rawSchema], { metaSchema: config.metaSchema });
+  }
   const retry = options.retry ?? config.retry;
   const retryLog = options.retryLog ?? new RetryLog(logger);
   return await withSource(config, options, async (source) => {

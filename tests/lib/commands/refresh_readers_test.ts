@@ -127,6 +127,7 @@ Deno.test({
           const [ended] = await db.sql<{ ok: boolean }[]>`
             select pg_terminate_backend(pid) as ok from pg_locks
             where locktype = 'advisory' and granted
+              and database = (select oid from pg_database where datname = current_database())
               and classid = hashtext('lml')::oid and objid = hashtext('refresh')::oid`;
           assert.equal(ended?.ok, true);
         },
@@ -146,6 +147,7 @@ Deno.test({
       await db.sql`
         select pg_terminate_backend(pid) from pg_locks
         where locktype = 'advisory' and granted
+              and database = (select oid from pg_database where datname = current_database())
           and classid = hashtext('lml')::oid and objid = hashtext('refresh')::oid`;
       const failed = await third;
       assert.equal(failed.status, "failed");
