@@ -42,47 +42,51 @@ create temp table lml_processes_area_copies (
 
 -- One row per document with the columns of main already computed, plus the raw values the
 -- other tables need. Built with create table as, which (unlike insert) parses the documents in
--- parallel workers: every function call and join sits below the `offset 0` so the workers run
--- them (above it, the leader alone works; each call is also written once there).
+-- parallel workers.
 create temp table lml_processes_documents as
 select
-  d.*,
-  coalesce(d.created_at_parsed, lml_util.oid_time(d.process_id)) as created_at,
-  coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_id)) as updated_at,
+  t.*,
+  pt.process_type_id,
   case
-    when d.process_type_id is null and jsonb_typeof(d."processType") is distinct from 'null'
-    then d."processType"
+    when pt.process_type_id is null and jsonb_typeof(t."processType") is distinct from 'null'
+    then t."processType"
   end as process_type_ref,
+  pp.person_id as applicant_person_id,
   case
-    when d.applicant_person_id is null and jsonb_typeof(d.applicant) is distinct from 'null'
-    then d.applicant
+    when pp.person_id is null and jsonb_typeof(t.applicant) is distinct from 'null'
+    then t.applicant
   end as applicant_ref
 from (
   select
-    r._id as process_id,
-    x.*,
-    lml_util.ts(x."createdAt") as created_at_parsed,
-    lml_util.ts(x."updatedAt") as updated_at_parsed,
-    lml_util.long(x.year)::integer as year_number,
-    lml_util.ref_id(x."processType") as process_type_key,
-    lml_util.ref_id(x.applicant) as applicant_key,
-    lml_util.ref_id(x."currentArea") as current_area_id,
-    lml_util.user_id(x."assignedTo") as assigned_user_id,
-    coalesce(lml_util.bool(x.deleted), false) as is_deleted,
-    lml_util.user_id(x."createdBy") as created_by_user_id,
-    lml_util.user_id(x."updatedBy") as updated_by_user_id,
-    pt.process_type_id,
-    pp.person_id as applicant_person_id
-  from lml_raw.lml_processes_mesa4core as r
-  cross join lateral jsonb_to_record(r.doc) as x(
-    "processNumber" text, year jsonb, "processType" jsonb, status text, subject text,
-    applicant jsonb, "currentArea" jsonb, "assignedTo" jsonb, "formData" jsonb, deleted jsonb,
-    "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
-  )
-  left join lml_processtypes.main as pt on pt.process_type_id = lml_util.ref_id(x."processType")
-  left join lml_people.main as pp on pp.person_id = lml_util.ref_id(x.applicant)
+    d.*,
+    coalesce(d.created_at_parsed, lml_util.oid_time(d.process_id)) as created_at,
+    coalesce(d.updated_at_parsed, d.created_at_parsed, lml_util.oid_time(d.process_id)) as updated_at,
+    lml_util.long(d.year)::integer as year_number,
+    lml_util.ref_id(d."processType") as process_type_key,
+    lml_util.ref_id(d.applicant) as applicant_key,
+    lml_util.ref_id(d."currentArea") as current_area_id,
+    lml_util.user_id(d."assignedTo") as assigned_user_id,
+    coalesce(lml_util.bool(d.deleted), false) as is_deleted,
+    lml_util.user_id(d."createdBy") as created_by_user_id,
+    lml_util.user_id(d."updatedBy") as updated_by_user_id
+  from (
+    select
+      r._id as process_id,
+      x.*,
+      lml_util.ts(x."createdAt") as created_at_parsed,
+      lml_util.ts(x."updatedAt") as updated_at_parsed
+    from lml_raw.lml_processes_mesa4core as r
+    cross join lateral jsonb_to_record(r.doc) as x(
+      "processNumber" text, year jsonb, "processType" jsonb, status text, subject text,
+      applicant jsonb, "currentArea" jsonb, "assignedTo" jsonb, "formData" jsonb, deleted jsonb,
+      "createdAt" jsonb, "updatedAt" jsonb, "createdBy" jsonb, "updatedBy" jsonb
+    )
+    offset 0
+  ) as d
   offset 0
-) as d;
+) as t
+left join lml_processtypes.main as pt on pt.process_type_id = t.process_type_key
+left join lml_people.main as pp on pp.person_id = t.applicant_key;
 
 with main_rows as (
   insert into lml_processes.main

@@ -12,15 +12,14 @@ create table lml_processes.movements (
 
 -- One row per movement, narrow: the raw `at` and `by` are kept only for the rows that need them
 -- (garbage timestamps, snapshots without _id, users missing from lml_users). Built with create
--- table as, which (unlike insert) parses the documents in parallel workers: every function call
--- and join sits below the `offset 0` so the workers run them (above it, the leader alone works).
+-- table as, which (unlike insert) parses the documents in parallel workers.
 create temp table lml_processes_movement_rows as
 select
   e.process_id, e.position, e.seen_at, e.from_area_id, e.from_name, e.to_area_id, e.to_name,
   e.moved_at, e.moved_by_user_id, e.note,
   case when e.moved_at is null and jsonb_typeof(e.at) <> 'null' then e.at end as garbage_at,
   case
-    when jsonb_typeof(e.by) = 'object' and (e.moved_by_user_id is null or not e.is_known_user)
+    when jsonb_typeof(e.by) = 'object' and (e.moved_by_user_id is null or u.user_id is null)
     then e.by
   end as odd_by
 from (
@@ -30,8 +29,7 @@ from (
     lml_util.ref_id(x."to") as to_area_id, x."to" ->> 'name' as to_name,
     x.at, lml_util.ts(x.at) as moved_at,
     x.by, lml_util.user_id(x.by) as moved_by_user_id,
-    x.note,
-    u.user_id is not null as is_known_user
+    x.note
   from lml_raw.lml_processes_mesa4core as r
   join lml_processes.main as p on p.process_id = r._id
   cross join lateral jsonb_to_record(r.doc) as y(movements jsonb)
@@ -40,10 +38,10 @@ from (
   ) with ordinality as v(movement, position)
   cross join lateral jsonb_to_record(v.movement)
     as x("from" jsonb, "to" jsonb, at jsonb, by jsonb, note text)
-  left join lml_users.main as u on u.user_id = lml_util.user_id(x.by) and not u.is_ghost
   where jsonb_typeof(v.movement) = 'object'
   offset 0
-) as e;
+) as e
+left join lml_users.main as u on u.user_id = e.moved_by_user_id and not u.is_ghost;
 
 with movement_rows as (
   insert into lml_processes.movements

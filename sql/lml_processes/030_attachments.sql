@@ -12,8 +12,7 @@ create table lml_processes.attachments (
 
 -- One row per attachment, narrow: the raw `uploadedAt` and `uploadedBy` are kept only for the
 -- rows that need them (garbage timestamps, snapshots without _id, users missing from lml_users).
--- Built with create table as, which (unlike insert) parses the documents in parallel workers:
--- every function call and join sits below the `offset 0` so the workers run them.
+-- Built with create table as, which (unlike insert) parses the documents in parallel workers.
 create temp table lml_processes_attachment_rows as
 select
   e.process_id, e.position, e.seen_at, e.name, e.size_bytes, e.mime_type, e.uploaded_at,
@@ -22,7 +21,7 @@ select
     when e.uploaded_at is null and jsonb_typeof(e.uploaded_raw) <> 'null' then e.uploaded_raw
   end as garbage_at,
   case
-    when jsonb_typeof(e.by) = 'object' and (e.uploaded_by_user_id is null or not e.is_known_user)
+    when jsonb_typeof(e.by) = 'object' and (e.uploaded_by_user_id is null or u.user_id is null)
     then e.by
   end as odd_by
 from (
@@ -30,8 +29,7 @@ from (
     p.process_id, v.position::integer as position, p.updated_at as seen_at,
     x.name, lml_util.long(x.size) as size_bytes, x."mimeType" as mime_type,
     x."uploadedAt" as uploaded_raw, lml_util.ts(x."uploadedAt") as uploaded_at,
-    x."uploadedBy" as by, lml_util.user_id(x."uploadedBy") as uploaded_by_user_id,
-    u.user_id is not null as is_known_user
+    x."uploadedBy" as by, lml_util.user_id(x."uploadedBy") as uploaded_by_user_id
   from lml_raw.lml_processes_mesa4core as r
   join lml_processes.main as p on p.process_id = r._id
   cross join lateral jsonb_to_record(r.doc) as y(attachments jsonb)
@@ -41,11 +39,10 @@ from (
   cross join lateral jsonb_to_record(v.attachment) as x(
     name text, size jsonb, "mimeType" text, "uploadedAt" jsonb, "uploadedBy" jsonb
   )
-  left join lml_users.main as u
-    on u.user_id = lml_util.user_id(x."uploadedBy") and not u.is_ghost
   where jsonb_typeof(v.attachment) = 'object'
   offset 0
-) as e;
+) as e
+left join lml_users.main as u on u.user_id = e.uploaded_by_user_id and not u.is_ghost;
 
 with attachment_rows as (
   insert into lml_processes.attachments
