@@ -98,11 +98,13 @@ with main_rows as (
     t.created_by_user_id, t.updated_by_user_id
   from lml_processes_documents as t
 ),
+-- Only the latest copy of each (area, name): add_areas would otherwise sort one row per process.
 area_copies as (
   insert into lml_processes_area_copies
-  select t.current_area_id, t."currentArea" ->> 'name', null, t.updated_at
+  select t.current_area_id, t."currentArea" ->> 'name', null, max(t.updated_at)
   from lml_processes_documents as t
   where jsonb_typeof(t."currentArea") = 'object'
+  group by t.current_area_id, t."currentArea" ->> 'name'
 ),
 unmapped as (
   insert into lml_processes.unmapped_values

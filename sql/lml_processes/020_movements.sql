@@ -75,25 +75,20 @@ refs as (
   from odd as m
   where m.odd_by is not null and m.moved_by_user_id is not null
 ),
--- Area copies reduced to the winner per area (latest document, then greatest name); read twice
--- from the rows rather than materialized.
-copies as not materialized (
-  select m.from_area_id as area_id, m.from_name as name, coalesce(m.seen_at, '-infinity') as seen_at
-  from lml_processes_movement_rows as m where m.from_area_id is not null
-  union all
-  select m.to_area_id, m.to_name, coalesce(m.seen_at, '-infinity')
-  from lml_processes_movement_rows as m where m.to_area_id is not null
-),
-latest as (
-  select c.area_id, max(c.seen_at) as seen_at
-  from copies as c
-  group by c.area_id
+-- Area copies reduced to the winner per area (latest document, then greatest name): the latest
+-- copy of each (area, name) first, a few rows from one scan, then the winner among those.
+copies as (
+  select c.area_id, c.name, max(coalesce(m.seen_at, '-infinity')) as seen_at
+  from lml_processes_movement_rows as m
+  cross join lateral (values (m.from_area_id, m.from_name), (m.to_area_id, m.to_name))
+    as c(area_id, name)
+  where c.area_id is not null
+  group by c.area_id, c.name
 )
 insert into lml_processes_area_copies
-select c.area_id, max(c.name collate "C"), null, l.seen_at
+select distinct on (c.area_id) c.area_id, c.name, null, c.seen_at
 from copies as c
-join latest as l on l.area_id = c.area_id and l.seen_at = c.seen_at
-group by c.area_id, l.seen_at;
+order by c.area_id, c.seen_at desc, c.name collate "C" desc nulls last;
 
 drop table lml_processes_movement_rows;
 

@@ -32,7 +32,21 @@ function scale(
     scale: n,
     dump: { dir: "/tmp/x", documents: 1000 * n, bytes: 2e6 * n, cached: true, generateSeconds: 0 },
     extract: stage([seconds, seconds * 1.1, seconds * 0.9], [rss, rss, rss]),
+    floor: {
+      seconds: summarize([seconds * floorRatio]),
+      docsPerSecond: summarize([1000 / (seconds * floorRatio)]),
+      copyTextBytes: 1e6,
+      cached: true,
+    },
     floorRatio,
+    transform: {
+      seconds: summarize([seconds * 2]),
+      perSchema: { lml_users: seconds * 2 },
+      slowestFiles: [],
+      checks: 10,
+      peakRssBytes: summarize([rss]),
+      drift: { scanSeconds: 0, accountingSeconds: 0, share: 0 },
+    },
     refresh: {
       ...stage([seconds * 3], [rss * 1.1]),
       perSchema: { lml_users: 1 },
@@ -66,21 +80,43 @@ Deno.test("scalingStatement() calls linear time and flat memory by their ratios"
   assert.deepEqual(scalingStatement([scale(1, 10, 1)]), ["scaling: only one scale measured"]);
 });
 
-Deno.test("targetVerdicts() checks the floor ratio, the refresh time, the reader's wait and the peak RSS", () => {
-  const met = targetVerdicts([scale(1, 5, 100e6, 0.9), scale(4, 20, 120e6, 0.86)]);
-  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met", "not measured"]);
-  const missed = targetVerdicts([scale(1, 12, 320e6, 0.7, 1500)]);
+Deno.test("targetVerdicts() checks the floor ratios, the refresh time, the reader's wait, the transform growth and the peak RSS", () => {
+  // refresh = 3× extract; floor = extract × floorRatio; transform = 2× extract.
+  const one = scale(1, 5, 100e6, 0.9);
+  const met = targetVerdicts([
+    { ...one, refresh: { ...one.refresh!, ...stage([8], [110e6]) } },
+    scale(4, 20, 120e6, 0.86),
+  ]);
+  assert.deepEqual(met.map((t) => t.status), [
+    "met",
+    "met",
+    "met",
+    "met",
+    "met",
+    "met",
+    "met",
+  ]);
+  assert.equal(met[3]!.measured, "1.78×");
+  assert.equal(met[4]!.measured, "×4.00");
+  const slow = scale(1, 12, 320e6, 0.7, 1500);
+  const drift = { scanSeconds: 3, accountingSeconds: 2, share: 0.2 };
+  const missed = targetVerdicts([
+    { ...slow, transform: { ...slow.transform!, drift } },
+    scale(4, 60, 120e6, 0.9),
+  ]);
   assert.deepEqual(missed.map((t) => t.status), [
     "missed",
     "missed",
     "missed",
     "missed",
-    "not measured",
+    "missed",
+    "missed",
+    "missed",
   ]);
-  assert.equal(missed[0]!.measured, "scale 1: 70 %");
+  assert.equal(missed[0]!.measured, "scale 1: 70 %, scale 4: 90 %");
   assert.match(missed[2]!.measured, /^longest 1500 ms over 10 queries/);
   const skipped = targetVerdicts([{ ...scale(1, 5, 1, 1), skipped: "no room" }]);
-  assert.deepEqual(skipped.map((t) => t.status), Array(5).fill("not measured"));
+  assert.deepEqual(skipped.map((t) => t.status), Array(7).fill("not measured"));
 });
 
 Deno.test("renderTable() shows every stage, the skipped scales and the verdicts", () => {

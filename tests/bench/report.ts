@@ -199,7 +199,10 @@ export function scalingStatement(scales: readonly ScaleResult[]): string[] {
   return lines;
 }
 
-/** Checks the targets: extract ≥ 85 % of the floor, refresh at scale 1 < 30 s, RSS < 300 MB. */
+/**
+ * Checks the targets: extract ≥ 85 % of the floor, refresh at scale 1 < 30 s and ≤ 2.0× the
+ * floor, transform at scale 4 ≤ 4.2× scale 1 (ratios within one run), RSS < 300 MB.
+ */
 export function targetVerdicts(scales: readonly ScaleResult[]): TargetVerdict[] {
   const measured = scales.filter((s) => !s.skipped);
   const verdicts: TargetVerdict[] = [];
@@ -233,6 +236,22 @@ export function targetVerdicts(scales: readonly ScaleResult[]): TargetVerdict[] 
       : waits.longestMs.max < 1000 && waits.failed === 0
       ? "met"
       : "missed",
+  });
+  const overFloor = one?.floor
+    ? ratioOf(one.refresh!.seconds.median, one.floor.seconds.median)
+    : undefined;
+  verdicts.push({
+    target: "full refresh at scale 1.0 ≤ 2.0× the psql \\copy floor",
+    measured: overFloor === undefined ? "-" : `${fmt(overFloor, 2)}×`,
+    status: overFloor === undefined ? "not measured" : overFloor <= 2 ? "met" : "missed",
+  });
+  const t1 = measured.find((s) => s.scale === 1)?.transform;
+  const t4 = measured.find((s) => s.scale === 4)?.transform;
+  const growth = ratioOf(t4?.seconds.median, t1?.seconds.median);
+  verdicts.push({
+    target: "transform + checks at scale 4.0 ≤ 4.2× scale 1.0",
+    measured: growth === undefined ? "-" : `×${fmt(growth, 2)}`,
+    status: growth === undefined ? "not measured" : growth <= 4.2 ? "met" : "missed",
   });
   const peaks = measured.flatMap((s) =>
     [s.extract, s.refresh].filter((x) => x !== undefined).map((x) => x.peakRssBytes.max)
