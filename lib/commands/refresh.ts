@@ -72,7 +72,8 @@ export interface RefreshOptions {
   mode?: RefreshMode;
   /**
    * After a successful run, keep applying the source's changes to the raw tables (sync
-   * --follow) until this signal aborts, still holding the lock. Default: no following.
+   * --follow) until this signal aborts, taking the run lock only inside each of its short
+   * transactions. Default: no following.
    */
   follow?: AbortSignal;
   /** How long one change stream getMore waits before the stream counts as caught up, in ms. Default: 500. */
@@ -101,6 +102,15 @@ export async function refresh(
   const reportsDir = options.reportsDir ?? DEFAULTS.reportsDir;
   const runId = options.runId ?? newRunId();
   await ensureMeta(sql, config.metaSchema);
+  // A follower holds a lock of its own for its lifetime, and the run lock only while it writes.
+  await using _follower = options.follow
+    ? await acquireRunLock(sql, {
+      command: "follow",
+      lock: "follow",
+      metaSchema: config.metaSchema,
+      enabled: options.lock !== false,
+    })
+    : undefined;
   await using lock = await acquireRunLock(sql, {
     command: "refresh",
     metaSchema: config.metaSchema,
@@ -125,12 +135,13 @@ export async function refresh(
       private: config.reports?.private,
     });
     if (options.follow && result.status === "succeeded") {
+      await lock[Symbol.asyncDispose](); // scheduled transforms may run beside the follower
       await follow(sql, config, {
         source: options.source,
         runId: newRunId(),
         logger,
         signal: options.follow,
-        runLock: lock,
+        exclusive: options.lock !== false,
       });
     }
     return { ...result, reports };

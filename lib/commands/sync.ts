@@ -44,6 +44,7 @@ import {
   startRun,
   type SyncEventCount,
   type SyncPosition,
+  tryRunLockInTransaction,
 } from "../core/mod.ts";
 import type postgres from "postgres";
 import { graphMermaid, runTransforms } from "../transform/mod.ts";
@@ -313,8 +314,11 @@ export interface FollowOptions {
   maxAwaitMs?: number;
   /** Called after each transaction committed, with the events it applied. */
   onApplied?: (events: number) => void;
-  /** The run lock the caller holds (verified in each transaction). Default: none. */
-  runLock?: RunLock | undefined;
+  /**
+   * Take the run lock inside each transaction, and leave a batch for later while a writing
+   * command (a scheduled transform) holds it. Default: true.
+   */
+  exclusive?: boolean;
 }
 
 /**
@@ -322,7 +326,9 @@ export interface FollowOptions {
  * stored position, applied in small transactions, each storing its position. The normalized
  * schemas are not rebuilt. Throws PositionLostError when the position is lost (the next
  * `refresh` falls back to a full one) and RunError when none is stored. The caller holds the
- * refresh lock.
+ * follower's lock (one follower at a time); each transaction takes the run lock, and a batch
+ * that finds it held (a scheduled transform) or finds the position moved (a refresh ran) is
+ * read again later, from the stored position.
  */
 export async function follow(
   sql: Sql,
@@ -344,22 +350,21 @@ export async function follow(
       hint: "run `deno task sync` (or refresh) first; it stores one",
     });
   }
-  // The caller holds the refresh lock: a follow still "running" was killed.
+  // The caller holds the follower's lock: a follow still "running" was killed.
   await sql`
     update ${sql(meta)}.runs
     set status = 'abandoned', finished_at = clock_timestamp(),
         error = 'the process ended before finishing the run (killed or lost its connection)'
     where command = 'follow' and status = 'running'`;
-  await startRun(sql, { runId, command: "follow", selected: [] }, {
-    metaSchema: meta,
-    pid: options.runLock?.pid,
-  });
+  await startRun(sql, { runId, command: "follow", selected: [] }, { metaSchema: meta });
   logger.info(`following the change stream of ${source.database} from the stored position`);
   const totals = { events: 0, transactions: 0 };
   let status = "succeeded";
   let error: string | null = null;
   try {
     while (!signal.aborted) {
+      // A refresh or sync that committed meanwhile moved the position: go on from there.
+      position = await loadPosition(sql, source.database, { metaSchema: meta }) ?? position;
       const read = await source.changesSince(position.token, {
         collections: all,
         maxEvents: options.maxEvents ?? 1000,
@@ -377,12 +382,20 @@ export async function follow(
       const documents = await readChangedDocuments(source, read, config);
       const next: SyncPosition = { ...position, token: read.position, runId, mode: "follow" };
       const extractedAt = new Date().toISOString();
-      await sql.begin(async (tx) => {
+      const from = position.token;
+      const written = await sql.begin(async (tx) => {
+        if (options.exclusive !== false && !(await tryRunLockInTransaction(tx))) return false;
+        const stored = await loadPosition(tx, source.database, { metaSchema: meta });
+        if (!stored || !samePosition(stored.token, from)) return false;
         await applyRawChanges(tx, documents.rows, { rawSchema: config.rawSchema, extractedAt });
         await recordSyncEvents(tx, documents.events, { metaSchema: meta, runId });
         await savePosition(tx, next, { metaSchema: meta });
-        await options.runLock?.verify(tx);
+        return true;
       });
+      if (!written) {
+        await pause(1000); // a writing command holds the lock, or moved the position
+        continue;
+      }
       position = next;
       const applied = documents.events.reduce((n, e) => n + e.events, 0);
       totals.events += applied;

@@ -84,6 +84,7 @@ export {
   RunBusyError,
   type RunLock,
   RunLockLostError,
+  tryRunLockInTransaction,
   type WritingCommand,
 } from "./run_lock.ts";
 export {

@@ -10,8 +10,8 @@ import type postgres from "postgres";
 import type { Sql } from "./db.ts";
 import { RunError } from "./errors.ts";
 
-/** Commands that take the lock. */
-export type WritingCommand = "extract" | "transform" | "refresh" | "reset";
+/** Commands that take the lock ("follow" takes a lock of its own: see {@linkcode RunLockOptions}). */
+export type WritingCommand = "extract" | "transform" | "refresh" | "reset" | "follow";
 
 /** Raised when another writing command holds the database (exit code 1). */
 export class RunBusyError extends RunError {
@@ -43,6 +43,12 @@ export interface RunLockOptions {
   enabled?: boolean;
   /** Milliseconds between heartbeat queries. Default: 5000. */
   heartbeatMs?: number;
+  /**
+   * Which lock: "run", the one of every writing command, or "follow", held by `sync --follow`
+   * for its lifetime (it takes the run lock only inside each of its short transactions, see
+   * {@linkcode tryRunLockInTransaction}). Default: "run".
+   */
+  lock?: "run" | "follow";
 }
 
 /** A held run lock; dispose it to release it. */
@@ -58,8 +64,21 @@ export interface RunLock extends AsyncDisposable {
   verify(tx: Sql | postgres.TransactionSql): Promise<void>;
 }
 
-/** The condition on pg_locks naming the run lock (the refresh lock of earlier versions). */
-const LOCK_KEY = "hashtext('lml'), hashtext('refresh')";
+/** The advisory lock keys: the run lock (the refresh lock of earlier versions) and the follower's. */
+const LOCK_KEYS = { run: "refresh", follow: "follow" } as const;
+
+/** How long a writer retries a busy lock before giving up: a follower's transactions are short. */
+const BUSY_GRACE_MS = 1000;
+
+/**
+ * Takes the run lock for the rest of transaction `tx` if it is free (a follower applying one
+ * batch of changes); resolves false when a writing command holds it.
+ */
+export async function tryRunLockInTransaction(tx: Sql | postgres.TransactionSql): Promise<boolean> {
+  const [row] = await tx<{ ok: boolean }[]>`
+    select pg_try_advisory_xact_lock(hashtext('lml'), hashtext(${LOCK_KEYS.run})) as ok`;
+  return row?.ok === true;
+}
 
 /**
  * Takes the run lock, or rejects with {@linkcode RunBusyError} naming the run holding it.
@@ -75,20 +94,27 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
       [Symbol.asyncDispose]: () => Promise.resolve(),
     };
   }
+  const key = LOCK_KEYS[options.lock ?? "run"];
   const session = await sql.reserve();
   let pid: number;
   try {
-    const [got] = await session.unsafe<[{ ok: boolean; pid: number }]>(
-      `select pg_try_advisory_lock(${LOCK_KEY}) as ok, pg_backend_pid() as pid`,
-    );
-    if (!got.ok) throw new RunBusyError(await describeHolder(session, metaSchema));
-    pid = got.pid;
+    let got: { ok: boolean; pid: number } | undefined;
+    for (const deadline = Date.now() + BUSY_GRACE_MS;;) {
+      [got] = await session<{ ok: boolean; pid: number }[]>`
+        select pg_try_advisory_lock(hashtext('lml'), hashtext(${key})) as ok,
+          pg_backend_pid() as pid`;
+      if (got!.ok || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (!got!.ok) throw new RunBusyError(await describeHolder(session, metaSchema, key));
+    pid = got!.pid;
     await within(markAbandoned(session, metaSchema), 2 * (options.heartbeatMs ?? 5000));
   } catch (error) {
     if (error instanceof RunBusyError) session.release();
     throw error;
   }
   let lost: unknown;
+  let released = false;
   const heartbeatMs = options.heartbeatMs ?? 5000;
   // A query on a connection that died while reserved may never settle (postgres.js 3.4): each
   // is bounded, and one that does not answer in time counts as the lock lost.
@@ -108,7 +134,7 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
           select from pg_locks
           where locktype = 'advisory' and granted and pid = ${pid}::int
             and database = (select oid from pg_database where datname = current_database())
-            and classid = hashtext('lml')::oid and objid = hashtext('refresh')::oid
+            and classid = hashtext('lml')::oid and objid = hashtext(${key})::oid
             and objsubid = 2
         ) as held`;
       if (!row?.held || lost) {
@@ -120,10 +146,12 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
       }
     },
     async [Symbol.asyncDispose]() {
+      if (released) return;
+      released = true;
       clearInterval(timer);
       await beating;
       if (lost === undefined) {
-        await bounded(session.unsafe(`select pg_advisory_unlock(${LOCK_KEY})`));
+        await bounded(session`select pg_advisory_unlock(hashtext('lml'), hashtext(${key}))`);
       }
       // postgres.js 3.4 would put a connection that closed while reserved back among the open
       // ones, where it swallows every later query: a lost one is left to the pool.
@@ -163,7 +191,11 @@ async function markAbandoned(session: Sql, metaSchema: string): Promise<void> {
  * Names the run holding the lock: its run (recorded right after it took the lock, on the same
  * session, so it is waited for a few seconds at most), else its session.
  */
-export async function describeHolder(sql: Sql, metaSchema = "lml_meta"): Promise<string> {
+export async function describeHolder(
+  sql: Sql,
+  metaSchema = "lml_meta",
+  key: string = LOCK_KEYS.run,
+): Promise<string> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const [holder] = await sql<{ pid: number; application: string | null }[]>`
@@ -172,7 +204,7 @@ export async function describeHolder(sql: Sql, metaSchema = "lml_meta"): Promise
       left join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and l.granted
         and l.database = (select oid from pg_database where datname = current_database())
-        and l.classid = hashtext('lml')::oid and l.objid = hashtext('refresh')::oid
+        and l.classid = hashtext('lml')::oid and l.objid = hashtext(${key})::oid
         and l.objsubid = 2
       limit 1`;
     if (!holder) return "another run held this database a moment ago; this one exits";

@@ -60,7 +60,7 @@ export function syncMetaStatements(m: string): string {
 
 /** The stored position of `sourceDatabase`, or undefined. */
 export async function loadPosition(
-  sql: Sql,
+  sql: Sql | postgres.TransactionSql,
   sourceDatabase: string,
   options: { metaSchema: string },
 ): Promise<SyncPosition | undefined> {

@@ -12,6 +12,7 @@ import { type Db, MongoClient } from "mongodb";
 import { loadConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
 import { createLogger } from "../../../lib/core/log.ts";
+import { acquireRunLock } from "../../../lib/core/run_lock.ts";
 import { refresh, RefreshBusyError, type RefreshOptions } from "../../../lib/commands/refresh.ts";
 import type { RefreshResult } from "../../../lib/commands/refresh.ts";
 import { PositionLostError } from "../../../lib/commands/sync.ts";
@@ -430,7 +431,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "sync --follow keeps lml_raw current in small transactions, each with its position",
+  name:
+    "sync --follow keeps lml_raw current in small transactions, each with its position, and gives way to a transform",
   ...needsRealServer,
   async fn() {
     await using mongo = await openReplicaSet();
@@ -454,12 +456,35 @@ Deno.test({
     await users.deleteOne({ _id: (await users.find({}).skip(1).limit(1).toArray())[0]!._id });
     const raw = db.sql(config.rawSchema);
     const table = db.sql(COLLECTIONS[0]!);
+    const followedValue = async () => {
+      const [row] = await db.sql<{ value: string | null }[]>`
+        select doc ->> 'followed' as value from ${raw}.${table}
+        where doc ->> 'followed' is not null`;
+      return row?.value;
+    };
     await waitFor("the update to reach lml_raw", async () => {
       const [row] = await db.sql<{ n: number }[]>`
         select count(*)::int as n from ${raw}.${table} where doc ->> 'followed' = 'yes'`;
       return row!.n === 1;
     });
     assert.equal((await storedPosition(db.sql))?.mode, "follow");
+
+    // A second follower exits at once; a writing command (a scheduled transform) may run beside
+    // the follower, which leaves its changes for later and applies them once the lock is free.
+    await assert.rejects(
+      refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path, follow: stop.signal }),
+      RefreshBusyError,
+    );
+    {
+      await using _transform = await acquireRunLock(db.sql, {
+        command: "transform",
+        metaSchema: config.metaSchema,
+      });
+      await users.updateOne({ _id: one!._id }, { $set: { followed: "later" } });
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.equal(await followedValue(), "yes");
+    }
+    await waitFor("the follower to catch up", async () => (await followedValue()) === "later");
     stop.abort();
     const result = await succeeded(following);
     assert.equal(result.sync?.mode, "full");
