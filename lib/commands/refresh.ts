@@ -128,6 +128,7 @@ export async function refresh(
       retry: retryPolicy(options.retry, config.retry),
       ...(options.mode === undefined ? {} : { mode: options.mode }),
       ...(options.maxAwaitMs === undefined ? {} : { maxAwaitMs: options.maxAwaitMs }),
+      ...(options.allowShrink ? { allowShrink: true } : {}),
     }, (publish) => run(sql, config, { ...options, runId, logger, runLock: lock, publish }));
     const reports = await reportRun(result, {
       dir: reportsDir,
@@ -207,7 +208,7 @@ async function run(
     const failure = extractionFailure(extract, "nothing was changed");
     if (failure) return await failed(failure, extract);
     const shrunk = options.allowShrink ? undefined : await checkVolumes(sql, extract, {
-      metaSchema: config.metaSchema,
+      rawSchema: config.rawSchema,
       maxShrink: config.maxShrink ?? DEFAULTS.maxShrink,
     });
     if (shrunk) return await failed(shrunk, extract);

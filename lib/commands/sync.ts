@@ -24,6 +24,8 @@ import {
   rawRowOfBson,
 } from "../../extract/mod.ts";
 import {
+  compareVolumes,
+  DEFAULTS,
   type ExtractResult,
   forgetPositions,
   loadPosition,
@@ -32,6 +34,7 @@ import {
   pause,
   peakRssBytes,
   type PipelineConfig,
+  rawCounts,
   recordRun,
   recordSyncEvents,
   RetryLog,
@@ -90,6 +93,8 @@ export interface ModeOptions {
   lockRetries?: number;
   /** How long one getMore waits for changes before the stream counts as caught up, in ms. Default: 500. */
   maxAwaitMs?: number;
+  /** Accept collections the changes shrink beyond `volume_guard.max_shrink`. Default: false. */
+  allowShrink?: boolean;
 }
 
 /**
@@ -271,7 +276,26 @@ async function incremental(
     logger,
     extract: documents.extract,
     prepare: async (tx) => {
+      // The volume guard, on what the changes leave of each changed collection.
+      const changed = documents.extract.map((e) => e.collection);
+      const guard = {
+        rawSchema: config.rawSchema,
+        maxShrink: config.maxShrink ?? DEFAULTS.maxShrink,
+      };
+      const before = options.allowShrink ? undefined : await rawCounts(tx, changed, guard);
       await applyRawChanges(tx, documents.rows, { rawSchema: config.rawSchema, extractedAt });
+      if (before) {
+        const after = await rawCounts(tx, changed, guard);
+        const shrunk = compareVolumes(
+          before,
+          [...after].map(([collection, documents]) => ({
+            collection,
+            documents,
+          })),
+          guard,
+        );
+        if (shrunk) throw shrunk;
+      }
       await recordSyncEvents(tx, documents.events, { metaSchema: meta, runId });
       await savePosition(tx, {
         sourceDatabase: source.database,

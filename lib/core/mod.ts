@@ -16,7 +16,13 @@ export {
   STAGING_SUFFIX,
 } from "./config.ts";
 export { listTables, type Queryable, type TableName } from "./catalog.ts";
-export { checkVolumes, type Shrinkage, VolumeGuardError } from "./volume_guard.ts";
+export {
+  checkVolumes,
+  compareVolumes,
+  rawCounts,
+  type Shrinkage,
+  VolumeGuardError,
+} from "./volume_guard.ts";
 export {
   type CheckControl,
   DERIVED_CHECK_SUFFIXES,

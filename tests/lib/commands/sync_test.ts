@@ -13,6 +13,7 @@ import { loadConfig } from "../../../lib/core/config.ts";
 import { connect, type Sql } from "../../../lib/core/db.ts";
 import { createLogger } from "../../../lib/core/log.ts";
 import { acquireRunLock } from "../../../lib/core/run_lock.ts";
+import { VolumeGuardError } from "../../../lib/core/volume_guard.ts";
 import { refresh, RefreshBusyError, type RefreshOptions } from "../../../lib/commands/refresh.ts";
 import type { RefreshResult } from "../../../lib/commands/refresh.ts";
 import { PositionLostError } from "../../../lib/commands/sync.ts";
@@ -497,6 +498,41 @@ Deno.test({
       select status from lml_meta.runs where command = 'follow'`;
     assert.equal(run?.status, "succeeded");
     assert.ok(applied > 0);
+  },
+});
+
+Deno.test({
+  name: "an incremental sync that empties a collection stops on the volume guard, unless allowed",
+  ...needsRealServer,
+  async fn() {
+    await using mongo = await openReplicaSet();
+    await using db = await freshDatabase();
+    await using tmp = await tempDir();
+    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
+    await succeeded(refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path }));
+    const groups = COLLECTIONS.find((c) => c.includes("usersgroups"))!;
+    const documents = await mongo.db.collection(groups).countDocuments();
+    await mongo.db.collection(groups).deleteMany({});
+    const before = await tables(db.sql);
+    const position = await storedPosition(db.sql);
+
+    const stopped = await refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path });
+    assert.equal(stopped.status, "failed");
+    assert.ok(stopped.error instanceof VolumeGuardError, String(stopped.error));
+    assert.match(
+      stopped.error.message,
+      new RegExp(`${groups}: ${documents} documents published, 0 now`),
+    );
+    assert.deepEqual(await tables(db.sql), before);
+    assert.deepEqual(await storedPosition(db.sql), position);
+
+    const allowed = await succeeded(
+      refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path, allowShrink: true }),
+    );
+    assert.equal(allowed.sync?.mode, "incremental");
+    const [row] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from ${db.sql(config.rawSchema)}.${db.sql(groups)}`;
+    assert.equal(row!.n, 0);
   },
 });
 

@@ -59,9 +59,7 @@ Deno.test("refresh() stops on a collection that shrank or emptied, changing noth
     assert.match(
       stopped.error.message,
       new RegExp(
-        `${PROCESSES}: ${processes} documents at the last successful run, ${
-          processes >> 2
-        } now \\(-7\\d%\\)`,
+        `${PROCESSES}: ${processes} documents published, ${processes >> 2} now \\(-7\\d%\\)`,
       ),
     );
     assert.match(
