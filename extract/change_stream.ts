@@ -16,11 +16,10 @@
  * @module
  */
 import * as BSON from "bson";
-import { type Db, MongoClient, MongoServerError } from "mongodb";
-import { redactText, redactUrl } from "../lib/core/mod.ts";
+import { type Db, MongoServerError } from "mongodb";
+import { redactText } from "../lib/core/mod.ts";
 import { findId, idText } from "./ejson.ts";
-import { databaseOfUrl } from "./mongo_source.ts";
-import { SourceError } from "./source.ts";
+import { connectMongo } from "./mongo_source.ts";
 
 /** A resume token as canonical Extended JSON (what the ledger stores). */
 export type ResumePosition = Record<string, unknown>;
@@ -117,26 +116,11 @@ export async function openChangeSource(
   url: string,
   options: ChangeSourceOptions = {},
 ): Promise<ChangeSource> {
-  const database = databaseOfUrl(url) ?? options.database ?? "mesa4core";
-  const description = redactUrl(url);
-  const timeout = options.timeoutMs ?? 15_000;
   const maxAwaitTimeMS = options.maxAwaitMs ?? 500;
-  const client = new MongoClient(url, {
-    serverSelectionTimeoutMS: timeout,
-    connectTimeoutMS: timeout,
+  const { client, database } = await connectMongo(url, {
+    ...options,
     appName: "lml sync",
   });
-  try {
-    await client.connect();
-  } catch (cause) {
-    await client.close().catch(() => {});
-    throw new SourceError(
-      `cannot connect to MongoDB at ${description}: ${
-        redactText(String((cause as Error).message))
-      }`,
-      { cause, location: description },
-    );
-  }
   const db = client.db(database);
   // Closing is bounded: by then the run's data is committed or rolled back, and a connection
   // the driver cannot end cleanly must not keep the run (and its lock) waiting.

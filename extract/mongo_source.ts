@@ -32,18 +32,28 @@ export function databaseOfUrl(url: string): string | undefined {
   return name === "" ? undefined : name;
 }
 
-/** Connects to `url` and returns a {@linkcode Source} on its database. */
-export async function openMongoSource(
+/** A connected driver client, its database's name and the URL without its password. */
+export interface MongoConnection {
+  client: MongoClient;
+  database: string;
+  description: string;
+}
+
+/**
+ * Connects the official driver to `url` (its path's database, else `options.database`, else
+ * "mesa4core"); rejects with a SourceError naming the URL without its password.
+ */
+export async function connectMongo(
   url: string,
-  options: MongoSourceOptions = {},
-): Promise<Source> {
+  options: { database?: string; timeoutMs?: number; appName: string },
+): Promise<MongoConnection> {
   const database = databaseOfUrl(url) ?? options.database ?? "mesa4core";
   const description = redactUrl(url);
   const timeout = options.timeoutMs ?? 15_000;
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: timeout,
     connectTimeoutMS: timeout,
-    appName: "lml extract",
+    appName: options.appName,
   });
   try {
     await client.connect();
@@ -56,6 +66,18 @@ export async function openMongoSource(
       { cause, location: description },
     );
   }
+  return { client, database, description };
+}
+
+/** Connects to `url` and returns a {@linkcode Source} on its database. */
+export async function openMongoSource(
+  url: string,
+  options: MongoSourceOptions = {},
+): Promise<Source> {
+  const { client, database, description } = await connectMongo(url, {
+    ...options,
+    appName: "lml extract",
+  });
   const db = client.db(database);
   const snapshot = await SnapshotClock.open(client);
   const outage = { gaveUp: undefined };
