@@ -17,7 +17,7 @@
  */
 import * as BSON from "bson";
 import { type Db, MongoServerError } from "mongodb";
-import { redactText } from "../lib/core/mod.ts";
+import { redactText, within } from "../lib/core/mod.ts";
 import { findId, idText } from "./ejson.ts";
 import { connectMongo } from "./mongo_source.ts";
 
@@ -124,14 +124,7 @@ export async function openChangeSource(
   const db = client.db(database);
   // Closing is bounded: by then the run's data is committed or rolled back, and a connection
   // the driver cannot end cleanly must not keep the run (and its lock) waiting.
-  const close = async () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      client.close().catch(() => {}),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)),
-    ]);
-    clearTimeout(timer);
-  };
+  const close = () => within(client.close(), CLOSE_TIMEOUT_MS).catch(() => {});
   return {
     database,
     position: () => presentPosition(db, maxAwaitTimeMS),

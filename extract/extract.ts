@@ -21,6 +21,7 @@ import {
   type Logger,
   markSchemas,
   newRunId,
+  pause,
   type PipelineConfig,
   recordRetries,
   redactText,
@@ -264,7 +265,7 @@ async function publishCollection(
       const code = (error as { code?: string; cause?: { code?: string } }).code ??
         (error as { cause?: { code?: string } }).cause?.code;
       if (code !== "55P03" || waited >= DEFAULTS.lockTimeoutMs) throw error;
-      await new Promise((resolve) => setTimeout(resolve, SWITCH_WAIT_MS / 2));
+      await pause(SWITCH_WAIT_MS / 2);
     }
   }
 }

@@ -82,6 +82,7 @@ export {
   RetryLog,
   type RetryPolicy,
   retryPolicy,
+  within,
 } from "./retry.ts";
 export { describeSourceReads, type SourceReads } from "./source_reads.ts";
 export {

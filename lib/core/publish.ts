@@ -20,6 +20,7 @@ import type postgres from "postgres";
 import { quoteIdent, type Sql } from "./db.ts";
 import { ConfigError } from "./errors.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { pause } from "./retry.ts";
 
 /** A pool, a reserved connection or a transaction. */
 type Queryable = Sql | postgres.TransactionSql;
@@ -482,7 +483,7 @@ export async function dropRetired(
           );
           break;
         }
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        await pause(200 * attempt);
       }
     }
   }

@@ -9,6 +9,7 @@
 import type postgres from "postgres";
 import type { Sql } from "./db.ts";
 import { RunError } from "./errors.ts";
+import { pause, within } from "./retry.ts";
 
 /** Commands that take the lock ("follow" takes a lock of its own: see {@linkcode RunLockOptions}). */
 export type WritingCommand = "extract" | "transform" | "refresh" | "reset" | "follow";
@@ -104,7 +105,7 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
         select pg_try_advisory_lock(hashtext('lml'), hashtext(${key})) as ok,
           pg_backend_pid() as pid`;
       if (got!.ok || Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await pause(100);
     }
     if (!got!.ok) throw new RunBusyError(await describeHolder(session, metaSchema, key));
     pid = got!.pid;
@@ -160,21 +161,6 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
   };
 }
 
-/** Settles as `promise` does, or rejects after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Marks runs of writing commands left 'running' as abandoned (only the lock holder may). */
 async function markAbandoned(session: Sql, metaSchema: string): Promise<void> {
   const exists = await session`select to_regclass(${`${metaSchema}.runs`}) is not null as ok`;
@@ -224,6 +210,6 @@ export async function describeHolder(
         holder.application ? `${holder.application}, ` : ""
       }session pid ${holder.pid}) holds this database; this one exits`;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await pause(50);
   }
 }
