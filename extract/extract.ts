@@ -33,7 +33,9 @@ import {
   silentLogger,
   type Sql,
   STAGING_SCHEMA,
+  within,
 } from "../lib/core/mod.ts";
+import type postgres from "postgres";
 import {
   copySupported,
   createStaging,
@@ -174,6 +176,7 @@ async function stageCollection(
     return ok ? "copy" : "insert";
   }));
   const reserved = await sql.reserve();
+  let extra: postgres.ReservedSql | undefined;
   let lost = false;
   try {
     await createStaging(reserved, target);
@@ -190,6 +193,8 @@ async function stageCollection(
       ...(options.batchBytes ? { batchBytes: options.batchBytes } : {}),
       ...(options.copyBytes ? { copyBytes: options.copyBytes } : {}),
       onProgress: (c, consumed) => tracker?.update({ ...c, consumed }),
+      // A large collection is parsed by two server processes when the pool has one to spare.
+      extraLane: async () => (extra = await tryReserve(sql, { waitMs: 1000 })),
     });
     const loaded = performance.now();
     await finishStaging(reserved, target);
@@ -228,6 +233,24 @@ async function stageCollection(
     // postgres.js 3.4 would put a connection that closed while reserved back among the open
     // ones, where it swallows every later query: it is left to the pool, which reconnects it.
     if (!lost) reserved.release();
+    extra?.release();
+  }
+}
+
+/**
+ * A connection of the pool reserved if one is free within `waitMs`; otherwise undefined, and the
+ * reservation, when it comes later, is given back at once.
+ */
+async function tryReserve(
+  sql: Sql,
+  options: { waitMs: number },
+): Promise<postgres.ReservedSql | undefined> {
+  const pending = sql.reserve();
+  try {
+    return await within(pending, options.waitMs);
+  } catch {
+    pending.then((late) => late.release(), () => {});
+    return undefined;
   }
 }
 

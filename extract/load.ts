@@ -70,6 +70,16 @@ export interface LoadOptions {
   /** The file or namespace read, named in errors. Default: none. */
   location?: string;
   /**
+   * More connections to spread the COPY over (COPY only): the rows go out in turns, so that
+   * each server process parses its share of the JSON on a core of its own. Default: none.
+   */
+  lanes?: readonly Sql[];
+  /**
+   * Asked once, after the first COPY statement's worth of rows (a large collection), for one
+   * more connection to add to the lanes; undefined when none is free. Default: none.
+   */
+  extraLane?: () => Promise<Sql | undefined>;
+  /**
    * Called after each source batch with the running counts, the source bytes consumed and the
    * bytes the row encoder holds (its buffer, for memory diagnostics).
    */
@@ -417,24 +427,25 @@ export async function loadDocuments(
   }
 
   const statement = `copy ${table} (${columns}) from stdin`;
-  // Opened at the first write, ended before an outsized row's INSERT and every copyBytes.
-  let copy: OpenCopy | undefined;
-  let sent = 0;
-  const endCopy = async () => {
-    if (!copy) return;
-    copy.stream.end();
-    await copy.done;
-    copy = undefined;
-  };
-  const write = async (chunk: Uint8Array) => {
-    if (sent > 0 && sent + chunk.length > copyBytes) await endCopy();
-    if (!copy) {
-      copy = await openCopy(sql, statement);
-      sent = 0;
+  // Each connection runs one COPY at a time, opened at its first write and ended every
+  // copyBytes; the first one also ends it before an outsized row's INSERT.
+  const lanes: Lane[] = [sql, ...(options.lanes ?? [])].map((conn) => ({ conn, sent: 0 }));
+  let turn = 0;
+  let asked = false;
+  const write = async (chunk: Uint8Array, lane = lanes[turn++ % lanes.length]!) => {
+    if (!asked && lane.sent + chunk.length > copyBytes && options.extraLane) {
+      asked = true;
+      const extra = await options.extraLane();
+      if (extra) lanes.push({ conn: extra, sent: 0 });
     }
-    sent += chunk.length;
-    if (!copy.stream.write(chunk)) {
-      await Promise.race([once(copy.stream, "drain"), copy.failed]);
+    if (lane.sent > 0 && lane.sent + chunk.length > copyBytes) await endCopy(lane);
+    if (!lane.copy) {
+      lane.copy = await openCopy(lane.conn, statement);
+      lane.sent = 0;
+    }
+    lane.sent += chunk.length;
+    if (!lane.copy.stream.write(chunk)) {
+      await Promise.race([once(lane.copy.stream, "drain"), lane.copy.failed]);
     }
   };
   try {
@@ -442,25 +453,45 @@ export async function loadDocuments(
       for (let k = 0; k < batch.docs.length; k++) {
         const outsized = rows.add(batch.docs[k]!, ++ordinal, batch.offsets?.[k]);
         if (outsized) {
-          if (rows.writer.pos > 0) await write(rows.take());
-          await endCopy();
+          if (rows.writer.pos > 0) await write(rows.take(), lanes[0]);
+          await endCopy(lanes[0]!);
           await insertRow(sql, table, outsized, options.extractedAt);
         } else if (rows.writer.pos >= batchBytes) await write(rows.take());
       }
       options.onProgress?.(rows.counts, batch.consumed, rows.capacity);
     }
     if (rows.writer.pos > 0) await write(rows.take());
-    await endCopy();
+    // Every COPY settles before the first failure (if any) is rethrown.
+    const ended = await Promise.allSettled(lanes.map(endCopy));
+    const refused = ended.find((e) => e.status === "rejected");
+    if (refused) throw refused.reason;
     return rows.counts;
   } catch (error) {
-    const open = copy as OpenCopy | undefined;
-    if (open) {
-      if (!open.stream.destroyed) open.stream.destroy(error as Error);
+    await Promise.all(lanes.map(async ({ copy }) => {
+      if (!copy) return;
+      if (!copy.stream.destroyed) copy.stream.destroy(error as Error);
       // Wait until the server has rolled the COPY back, so the connection is usable again.
-      await open.done.catch(() => {});
-    }
+      await copy.done.catch(() => {});
+    }));
     throw error;
   }
+}
+
+/** A connection of a load and the COPY it runs, if any. */
+interface Lane {
+  conn: Sql;
+  copy?: OpenCopy | undefined;
+  /** Bytes sent by the open COPY. */
+  sent: number;
+}
+
+/** Ends the lane's COPY, if one is open, once the server has accepted all of it. */
+async function endCopy(lane: Lane): Promise<void> {
+  const copy = lane.copy;
+  if (!copy) return;
+  lane.copy = undefined;
+  copy.stream.end();
+  await copy.done;
 }
 
 /**

@@ -42,7 +42,7 @@ export interface ChildOutput {
 
 async function main(stage: string, url: string, source: string | undefined): Promise<ChildOutput> {
   const config = await loadConfig();
-  const sql = connect(url, { application: `lml bench ${stage}`, max: 3 });
+  const sql = connect(url, { application: `lml bench ${stage}`, max: 4 });
   try {
     const started = performance.now();
     if (stage === "extract") {

@@ -176,10 +176,20 @@ Deno.test("rows over copyBytes take their own INSERT and store exactly what COPY
   const docs = NASTY_STRINGS.map((text, k) =>
     BSON.serialize({ _id: `n${k}`, text, pad: "\\".repeat(600), nested: { text, list: [text] } })
   );
-  const rowsOf = async (method: LoadMethod, copyBytes: number) => {
+  const rowsOf = async (method: LoadMethod, copyBytes: number, options: { lanes?: 2 } = {}) => {
     const reserved = await db.sql.reserve();
+    const extra = options.lanes ? await db.sql.reserve() : undefined;
+    let asked = 0;
     try {
       await createStaging(reserved, { collection: COLLECTION });
+      // Each statement that writes the staging table notes its server process.
+      await reserved.unsafe(`
+        create table if not exists public.writers (pid integer);
+        truncate public.writers;
+        create or replace function public.note_writer() returns trigger language plpgsql as
+          $f$ begin insert into public.writers values (pg_backend_pid()); return null; end $f$;
+        create trigger note_writer after insert on lml_staging.huge_docs__next
+          for each statement execute function public.note_writer()`);
       const batches: AsyncIterable<DocumentBatch> = (async function* () {
         yield { docs, offsets: undefined, consumed: 0 };
       })();
@@ -188,13 +198,18 @@ Deno.test("rows over copyBytes take their own INSERT and store exactly what COPY
         extractedAt: "2024-05-01T00:00:00Z",
         method,
         copyBytes,
+        ...(extra ? { batchBytes: 1024, extraLane: () => (asked++, Promise.resolve(extra)) } : {}),
       });
       assert.equal(counts.documents, docs.length);
+      const [writers] = await reserved`select count(distinct pid)::int as n from public.writers`;
+      assert.equal(writers!.n, extra ? 2 : 1, "server processes that wrote the rows");
+      if (extra) assert.equal(asked, 1, "a second connection is asked for once");
       return await reserved`
         select _id, doc::text as doc, encode(original, 'hex') as original, source_ordinal
         from lml_staging.huge_docs__next order by source_ordinal`;
     } finally {
       reserved.release();
+      extra?.release();
     }
   };
   const copied = await rowsOf("copy", 32 * MIB);
@@ -202,6 +217,9 @@ Deno.test("rows over copyBytes take their own INSERT and store exactly what COPY
   assert.ok(copied.some((r) => r.original !== null), "the U+0000 document keeps its BSON");
   assert.deepEqual(await rowsOf("copy", 1024), copied);
   assert.deepEqual(await rowsOf("insert", 1024), copied);
+  // Spread over two connections in turns (several COPY statements each, outsized rows between);
+  // the embedded engine has one connection and no COPY FROM STDIN.
+  if (!db.embedded) assert.deepEqual(await rowsOf("copy", 4096, { lanes: 2 }), copied);
 });
 
 const plain = hugeDocument("huge-plain");
