@@ -233,7 +233,21 @@ async function stageCollection(
     // postgres.js 3.4 would put a connection that closed while reserved back among the open
     // ones, where it swallows every later query: it is left to the pool, which reconnects it.
     if (!lost) reserved.release();
-    extra?.release();
+    if (extra) await releaseIfAlive(extra);
+  }
+}
+
+/**
+ * Gives a reserved connection back when it still answers. A dead one is left to the pool, which
+ * reconnects it (postgres.js 3.4 would put it back among the open ones, where it swallows every
+ * later query).
+ */
+async function releaseIfAlive(conn: postgres.ReservedSql): Promise<void> {
+  try {
+    await within(conn`select 1`, 1000);
+    conn.release();
+  } catch {
+    // left to the pool
   }
 }
 

@@ -353,6 +353,45 @@ Deno.test("a truncated dump leaves the previous raw data intact and names docume
   assert.equal(logs[1]!.error, second.error);
 });
 
+Deno.test("a load over two connections that fails midway keeps the previous data and its connections", async () => {
+  await using dump = await tempDump();
+  await using db = await freshDatabase();
+  const small = { batchBytes: 8 * 1024, copyBytes: 64 * 1024 }; // several COPY statements
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, bsonFile(manyDocs(3000, "old")));
+  const [first] = await extractCollections(db.sql, config, {
+    source: dump.dir,
+    select: [USERS],
+    ...small,
+  });
+  assert.equal(first?.status, "succeeded", first?.error);
+  const before = await rawRows(db.sql, USERS);
+
+  const fresh = bsonFile(manyDocs(6000, "new"));
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, fresh.subarray(0, fresh.length - 10));
+  const [second] = await extractCollections(db.sql, config, {
+    source: dump.dir,
+    select: [USERS],
+    ...small,
+  });
+  assert.equal(second?.status, "failed");
+  assert.match(second.error!, /document 6000 at byte \d+ .*truncated/);
+  assert.deepEqual(await rawRows(db.sql, USERS), before);
+  assert.equal(await tableExists(db.sql, "lml_staging.lml_users_mesa4core__next"), false);
+
+  // Every connection went back to the pool usable: the next load (over two again) succeeds.
+  await Deno.writeFile(`${dump.db}/${USERS}.bson`, fresh);
+  const [third] = await extractCollections(db.sql, config, {
+    source: dump.dir,
+    select: [USERS],
+    ...small,
+  });
+  assert.equal(third?.status, "succeeded", third?.error);
+  const [row] = await db.sql`
+    select count(*)::int as n, count(*) filter (where doc->>'tag' = 'new')::int as new
+    from lml_raw.lml_users_mesa4core`;
+  assert.deepEqual({ ...row }, { n: 6000, new: 6000 });
+});
+
 Deno.test("a document that cannot be decoded fails with its position and byte offset", async () => {
   await using dump = await tempDump();
   await using db = await freshDatabase();
