@@ -193,8 +193,9 @@ async function stageCollection(
       ...(options.batchBytes ? { batchBytes: options.batchBytes } : {}),
       ...(options.copyBytes ? { copyBytes: options.copyBytes } : {}),
       onProgress: (c, consumed) => tracker?.update({ ...c, consumed }),
-      // A large collection is parsed by two server processes when the pool has one to spare.
-      extraLane: async () => (extra = await tryReserve(sql, { waitMs: 1000 })),
+      // A large collection is parsed by two server processes when the pool has one to spare
+      // (asked once, waiting at most 250 ms: a busy pool only delays the load that long).
+      extraLane: async () => (extra = await tryReserve(sql, { waitMs: 250 })),
     });
     const loaded = performance.now();
     await finishStaging(reserved, target);
