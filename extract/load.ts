@@ -70,13 +70,9 @@ export interface LoadOptions {
   /** The file or namespace read, named in errors. Default: none. */
   location?: string;
   /**
-   * More connections to spread the COPY over (COPY only): the rows go out in turns, so that
-   * each server process parses its share of the JSON on a core of its own. Default: none.
-   */
-  lanes?: readonly Sql[];
-  /**
-   * Asked once, after the first COPY statement's worth of rows (a large collection), for one
-   * more connection to add to the lanes; undefined when none is free. Default: none.
+   * Asked once (COPY only), after the first COPY statement's worth of rows, for one more
+   * connection; undefined when none is free. With it the rows go out over both in turns, so that
+   * two server processes parse the JSON, each on a core of its own. Default: none.
    */
   extraLane?: () => Promise<Sql | undefined>;
   /**
@@ -431,7 +427,7 @@ export async function loadDocuments(
   const statement = `copy ${table} (${columns}) from stdin`;
   // Each connection runs one COPY at a time, opened at its first write and ended every
   // copyBytes; the first one also ends it before an outsized row's INSERT.
-  const lanes: Lane[] = [sql, ...(options.lanes ?? [])].map((conn) => ({ conn, sent: 0 }));
+  const lanes: Lane[] = [{ conn: sql, sent: 0 }];
   let turn = 0;
   let asked = false;
   const write = async (chunk: Uint8Array, lane = lanes[turn++ % lanes.length]!) => {
