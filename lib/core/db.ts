@@ -38,6 +38,18 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
   }
 }
 
+/**
+ * A client of one connection with the options of pool `sql` (server, credentials, application
+ * name), for a session that must stay apart from the pool: postgres.js 3.4 may reconnect a
+ * reserved connection the server ended and hand it to the next caller of the pool while its
+ * holder still uses it. End it with `end()`.
+ */
+export function ownConnection(sql: Sql): Sql {
+  return postgres({ ...sql.options, max: 1, shared: undefined } as unknown as postgres.Options<
+    Record<string, never>
+  >);
+}
+
 let guarded = false;
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Sql } from "./db.ts";
+import { ownConnection, type Sql } from "./db.ts";
 import { RunError } from "./errors.ts";
 import { pause, within } from "./retry.ts";
 
@@ -55,10 +55,10 @@ export interface RunLockOptions {
 /** A held run lock; dispose it to release it. */
 export interface RunLock extends AsyncDisposable {
   /**
-   * The session holding the lock (undefined when disabled). Only the heartbeat uses it: a query
-   * on a reserved connection that died may never settle (postgres.js 3.4).
+   * The session holding the lock, a connection of its own outside the pool (undefined when
+   * disabled). Only the heartbeat uses it.
    */
-  session: postgres.ReservedSql | undefined;
+  session: Sql | undefined;
   /** Backend pid of that session (undefined when disabled). */
   pid: number | undefined;
   /** Rejects unless the lock is still held by its session; call it inside the run's transaction. */
@@ -96,7 +96,9 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
     };
   }
   const key = LOCK_KEYS[options.lock ?? "run"];
-  const session = await sql.reserve();
+  // Not a connection of the pool: one the server ends would be reconnected and could serve
+  // another caller while the heartbeat still uses it (postgres.js 3.4).
+  const session = ownConnection(sql);
   let pid: number;
   try {
     let got: { ok: boolean; pid: number } | undefined;
@@ -111,7 +113,7 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
     pid = got!.pid;
     await within(markAbandoned(session, metaSchema), 2 * (options.heartbeatMs ?? 5000));
   } catch (error) {
-    if (error instanceof RunBusyError) session.release();
+    await session.end({ timeout: 1 });
     throw error;
   }
   let lost: unknown;
@@ -122,8 +124,13 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
   const bounded = (query: Promise<unknown>) =>
     within(query, heartbeatMs * 2).catch((error) => lost ??= error);
   let beating: Promise<unknown> = Promise.resolve();
+  // A session the server ended comes back as a new one (postgres.js reconnects): another pid.
+  const beat = async () => {
+    const [row] = await session<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    if (row?.pid !== pid) throw new Error(`session ${pid} ended`);
+  };
   const timer = setInterval(() => {
-    if (lost === undefined) beating = bounded(session`select 1`);
+    if (lost === undefined) beating = bounded(beat());
   }, heartbeatMs);
   Deno.unrefTimer(timer);
   return {
@@ -154,9 +161,8 @@ export async function acquireRunLock(sql: Sql, options: RunLockOptions): Promise
       if (lost === undefined) {
         await bounded(session`select pg_advisory_unlock(hashtext('lml'), hashtext(${key}))`);
       }
-      // postgres.js 3.4 would put a connection that closed while reserved back among the open
-      // ones, where it swallows every later query: a lost one is left to the pool.
-      if (lost === undefined) session.release();
+      // Ending the session releases the lock in any case.
+      await session.end({ timeout: 1 });
     },
   };
 }
