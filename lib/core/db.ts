@@ -42,12 +42,19 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
  * A client of one connection with the options of pool `sql` (server, credentials, application
  * name), for a session that must stay apart from the pool: postgres.js 3.4 may reconnect a
  * reserved connection the server ended and hand it to the next caller of the pool while its
- * holder still uses it. End it with `end()`.
+ * holder still uses it. Never closed for idleness or age (as postgres.js's own `listen`
+ * connection); end it with `end()`.
  */
 export function ownConnection(sql: Sql): Sql {
-  return postgres({ ...sql.options, max: 1, shared: undefined } as unknown as postgres.Options<
-    Record<string, never>
-  >);
+  const options = {
+    ...sql.options,
+    max: 1,
+    idle_timeout: null,
+    max_lifetime: null,
+    fetch_types: false,
+    shared: undefined,
+  };
+  return postgres(options as unknown as postgres.Options<Record<string, never>>);
 }
 
 let guarded = false;
