@@ -42,7 +42,10 @@ if (MONGO_TEST_URL) {
   );
 }
 
-/** A replica set for one test: the in-process server as one, or MONGO_TEST_URL. */
+/**
+ * A replica set for one test holding the sample (scale SCALE, seed 1): the in-process server as
+ * one, or MONGO_TEST_URL.
+ */
 async function openReplicaSet(): Promise<
   { url: string; db: Db; server: MongoTestServer | undefined } & AsyncDisposable
 > {
@@ -52,6 +55,11 @@ async function openReplicaSet(): Promise<
   const url = withDatabase(base, database);
   const client = new MongoClient(url);
   await client.connect();
+  await insertSample(url, { scale: SCALE, seed: 1, database }).catch(async (error) => {
+    await client.close();
+    await server?.close();
+    throw error;
+  });
   return {
     url,
     db: client.db(database),
@@ -188,7 +196,6 @@ Deno.test({
     await using synced = await freshDatabase();
     await using fresh = await freshDatabase();
     await using tmp = await tempDir();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     const sourceDocuments = async () => {
       let n = 0;
       for (const name of COLLECTIONS) n += await mongo.db.collection(name).countDocuments();
@@ -254,7 +261,6 @@ Deno.test({
     await using db = await freshDatabase();
     await using fresh = await freshDatabase();
     await using tmp = await tempDir();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     await succeeded(refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path }));
     const stored = await storedPosition(db.sql);
     await new Mutator(mongo.db, 30).run(10);
@@ -349,7 +355,6 @@ Deno.test({
     await using mongo = await openReplicaSet();
     await using db = await freshDatabase();
     await using tmp = await tempDir();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     await succeeded(refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path }));
     await new Mutator(mongo.db, 40).run(10);
     const before = await tables(db.sql);
@@ -410,7 +415,6 @@ Deno.test({
     await using mongo = await openReplicaSet();
     await using db = await freshDatabase();
     await using tmp = await tempDir();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     await succeeded(refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path }));
     await new Mutator(mongo.db, 50).run(5);
     let first: Promise<RefreshResult>;
@@ -439,7 +443,6 @@ Deno.test({
     await using mongo = await openReplicaSet();
     await using db = await freshDatabase();
     await using tmp = await tempDir();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     const stop = new AbortController();
     let applied = 0;
     const following = refreshOn(db.url, {
@@ -508,7 +511,6 @@ Deno.test({
     await using mongo = await openReplicaSet();
     await using db = await freshDatabase();
     await using tmp = await tempDir();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     await succeeded(refreshOn(db.url, { source: mongo.url, reportsDir: tmp.path }));
     const groups = COLLECTIONS.find((c) => c.includes("usersgroups"))!;
     const documents = await mongo.db.collection(groups).countDocuments();
@@ -546,7 +548,6 @@ Deno.test({
     await using db = await freshDatabase();
     await using tmp = await tempDir();
     await using sink = httpSink();
-    await insertSample(mongo.url, { scale: SCALE, seed: 1, database: mongo.db.databaseName });
     const copied = await new Deno.Command("cp", { args: ["-r", `${ROOT}sql`, tmp.path] }).output();
     assert.ok(copied.success, "cp -r sql");
     const pipeline = `${tmp.path}/sql/pipeline.yaml`;
